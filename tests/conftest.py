@@ -1,0 +1,13 @@
+import os, pathlib, sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def scratch_settings(tmp_path, monkeypatch):
+    "Point every output folder of load_settings() at a temporary folder (environment overrides)."
+    for key in ("PROCESSED_DATA_DIR", "MODELS_DIR", "REPORTS_DIR"):
+        monkeypatch.setenv(key, str(tmp_path / key.lower().removesuffix("_dir")))
+    return tmp_path

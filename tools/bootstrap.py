@@ -1,0 +1,98 @@
+"""AlgoBot setup and entry point: create .venv with Python 3.12, install the project, then run a job.
+
+    python3.12 tools/bootstrap.py pipeline [algobot-pipeline options]   # set up, run the main job (reports/)
+    python3.12 tools/bootstrap.py test                                   # set up, run nbdev-test and pytest
+    python3.12 tools/bootstrap.py setup | lab                            # set up only | open JupyterLab
+
+On Linux/macOS `./run.sh ...` finds Python 3.12 and calls this; on Windows use `py -3.12 tools\\bootstrap.py ...`.
+Re-running is fast: the install is skipped while pyproject.toml and the install scripts are unchanged.
+"""
+from __future__ import annotations
+import hashlib, os, subprocess, sys, tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+EXE = ".exe" if os.name == "nt" else ""
+PY = BIN / f"python{EXE}"
+STAMP = VENV / ".algobot-install-stamp"
+NEEDED = (3, 12)
+
+
+def die(msg: str, code: int = 2) -> None:
+    print(f"bootstrap: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
+def sh(*cmd: str | Path, env: dict | None = None) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+
+
+def install_stamp() -> str:
+    h = hashlib.sha256()
+    for f in ("pyproject.toml", "tools/bootstrap.py", "tools/install_learn2learn.py"):
+        h.update((ROOT / f).read_bytes())
+    return h.hexdigest()
+
+
+def venv_ok() -> bool:
+    if not PY.exists(): return False
+    r = subprocess.run([str(PY), "-c", "import sys; print(sys.version_info[:2] == (3, 12))"], capture_output=True, text=True)
+    return r.stdout.strip() == "True"
+
+
+def setup() -> None:
+    if sys.version_info[:2] != NEEDED:
+        die(f"this must run under Python 3.12 (it is {sys.version.split()[0]} at {sys.executable}). "
+            "Use ./run.sh (finds 3.12 for you), or `py -3.12 tools\\bootstrap.py ...` on Windows. "
+            "No Python 3.12? `pyenv install 3.12` or https://www.python.org/downloads/ (pandas-ta needs >= 3.12).")
+    if not venv_ok():
+        print(f"bootstrap: creating {VENV} with {sys.executable}", flush=True)
+        import venv
+        venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
+    stamp = install_stamp()
+    if STAMP.exists() and STAMP.read_text() == stamp:
+        print("bootstrap: .venv is up to date", flush=True)
+        return
+    steps = [
+        (PY, "-m", "pip", "install", "--upgrade", "pip", "setuptools", "wheel"),
+        (PY, "-m", "pip", "install", "-e", ".[dev,meta]"),
+        (PY, ROOT / "tools" / "install_learn2learn.py"),
+    ]
+    for step in steps:
+        if sh(*step): die(f"setup step failed: {' '.join(map(str, step))}")
+    STAMP.write_text(stamp)
+    print("bootstrap: setup complete", flush=True)
+
+
+def test_env() -> dict:
+    "Test runs write models, processed data and reports to a scratch folder, never over the user's own."
+    scratch = Path(os.environ.get("ALGOBOT_TEST_OUTPUT") or tempfile.mkdtemp(prefix="algobot-test-"))
+    env = dict(os.environ)
+    for key in ("PROCESSED_DATA_DIR", "MODELS_DIR", "REPORTS_DIR"):
+        env[key] = str(scratch / key.lower().removesuffix("_dir"))
+    env.setdefault("MPLBACKEND", "Agg")
+    print(f"bootstrap: test outputs go to {scratch}", flush=True)
+    return env
+
+
+def main(argv: list[str]) -> int:
+    job, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if job in ("help", "-h", "--help"):
+        print(__doc__); return 0
+    if job not in ("setup", "pipeline", "test", "lab"): die(f"unknown job {job!r}; use setup, pipeline, test or lab")
+    setup()
+    if job == "setup": return 0
+    if job == "pipeline": return sh(BIN / f"algobot-pipeline{EXE}", *rest)
+    if job == "lab": return sh(BIN / f"jupyter{EXE}", "lab", "nbs", *rest)
+    env = test_env()
+    nb = sh(BIN / f"nbdev-test{EXE}", "--n-workers", "2", "--timing", *rest, env=env)
+    py = sh(PY, "-m", "pytest", "-q", "tests", env=env)
+    print(f"bootstrap: nbdev-test {'passed' if nb == 0 else 'FAILED'}, pytest {'passed' if py == 0 else 'FAILED'}")
+    return 1 if (nb or py) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
