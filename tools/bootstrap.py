@@ -73,7 +73,6 @@ def test_env() -> dict:
     env = dict(os.environ)
     for key in ("PROCESSED_DATA_DIR", "MODELS_DIR", "REPORTS_DIR"):
         env[key] = str(scratch / key.lower().removesuffix("_dir"))
-    env.setdefault("MPLBACKEND", "Agg")
     print(f"bootstrap: test outputs go to {scratch}", flush=True)
     return env
 

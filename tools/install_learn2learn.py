@@ -61,7 +61,14 @@ def cached_wheel() -> Path | None:
     return found[-1] if found else None
 
 
+def silence_gym_notice() -> None:
+    """Remove gym_notices: gym (needed only because learn2learn imports it) prints a deprecation banner from it on every
+    import, SB3's compatibility probe included, which would litter every notebook. gym ignores its absence."""
+    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "-q", "gym_notices"], capture_output=True)
+
+
 def main() -> None:
+    silence_gym_notice()
     if works():
         print("learn2learn: already installed and working")
         return
