@@ -1,0 +1,46 @@
+"""Chunked RL² training killed mid-run resumes from the last complete chunk (issue 5)."""
+import json, signal, subprocess, sys, time
+from pathlib import Path
+
+CLI = Path(sys.executable).parent / "algobot-rl2"
+
+
+def args(models, steps=1536):
+    return [str(CLI), "--synthetic", "5", "--chunk-size", "2", "--steps-per-chunk", str(steps), "--models-dir", str(models),
+            "--seed", "0"]
+
+
+def test_killed_run_resumes_after_last_complete_chunk(tmp_path):
+    proc = subprocess.Popen(args(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = tmp_path / "rl2_multitask_chunk_0.json"
+    deadline = time.time() + 300
+    while not first.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.time() < deadline, "chunk 0 never completed"
+        time.sleep(0.05)
+    time.sleep(0.5)                         # well into chunk 1
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "rl2_multitask_chunk_1.json").exists(), "chunk 1 finished before the kill; make it longer"
+    chunk0_zip = tmp_path / "rl2_multitask_chunk_0.zip"
+    mtime = chunk0_zip.stat().st_mtime_ns
+    done = subprocess.run(args(tmp_path), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "chunk 0: resumed" in done.stdout and "chunk 1: trained" in done.stdout and "chunk 2: trained" in done.stdout
+    assert chunk0_zip.stat().st_mtime_ns == mtime, "the completed chunk was retrained"
+    metas = [json.loads((tmp_path / f"rl2_multitask_chunk_{n}.json").read_text()) for n in range(3)]
+    assert [m["tasks"] for m in metas] == [["SYN000_1h", "SYN001_1h"], ["SYN002_1h", "SYN003_1h"], ["SYN004_1h"]]
+    assert metas[2]["timesteps"] >= 3 * 1536      # chunk 2 continued from chunk 1, which continued from chunk 0
+    assert not list(tmp_path.glob(".*tmp*")), "temporary files of the killed run were not cleaned up"
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path):
+    ok = subprocess.run(args(tmp_path, steps=64),
+                        capture_output=True, text=True, timeout=600)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    (tmp_path / "rl2_multitask_chunk_1.zip").write_bytes(b"\0" * 100)
+    (tmp_path / "rl2_multitask_chunk_2.json").unlink()
+    bad = subprocess.run(args(tmp_path, steps=64),
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 1
+    assert "rl2_multitask_chunk_1.zip is corrupt" in bad.stderr and "--restart" in bad.stderr
