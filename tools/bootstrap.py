@@ -71,6 +71,8 @@ def test_env() -> dict:
     "Test runs write models, processed data and reports to a scratch folder, never over the user's own."
     scratch = Path(os.environ.get("ALGOBOT_TEST_OUTPUT") or tempfile.mkdtemp(prefix="algobot-test-"))
     env = dict(os.environ)
+    # nbdev-test runs two notebooks at once on 2 cores: one torch/BLAS thread each avoids oversubscription (10x slower)
+    env.setdefault("OMP_NUM_THREADS", "1")
     for key in ("PROCESSED_DATA_DIR", "MODELS_DIR", "REPORTS_DIR"):
         env[key] = str(scratch / key.lower().removesuffix("_dir"))
     print(f"bootstrap: test outputs go to {scratch}", flush=True)
