@@ -1,7 +1,7 @@
 """Environment benchmark, measured side by side in one run on the same real data (SP500_1d, window 32):
 
-1. raw steps/s of algobot's TradingEnv and of gym-anytrading's StocksEnv under random actions, and their ratio
-   (issue goal: >= 10x);
+1. raw steps/s of algobot's TradingEnv, of its batched numpy version TradingVecEnv (n_envs episodes per call; steps
+   counted per episode-step) and of gym-anytrading's StocksEnv under random actions, and the ratios (goal: >= 10x);
 2. the share of SB3 PPO training time spent inside TradingEnv (reset + step), from a timing wrapper
    (issue goal: <= 10%).
 
@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from algobot.data import discover_tasks
-from algobot.env import TradingEnv
+from algobot.env import TradingEnv, TradingVecEnv
 
 
 def steps_per_second(env: gym.Env, actions, n: int) -> float:
@@ -63,6 +63,17 @@ def main() -> None:
     print(f"  algobot TradingEnv (discrete):   {ours_sps:12,.0f} steps/s  ({1e6 / ours_sps:.2f} us/step)")
     print(f"  gym-anytrading StocksEnv:        {theirs_sps:12,.0f} steps/s  ({1e6 / theirs_sps:.2f} us/step)")
     print(f"  ratio TradingEnv / StocksEnv:    {ours_sps / theirs_sps:12.2f} x   (goal >= 10x)")
+    for n in (64, 256, 1024):
+        vec = TradingVecEnv(df, n_envs=n, window=window, seed=0)
+        acts = rng.integers(0, 3, (256, n))
+        calls = max(50, a.steps // n)
+        best = 0.0
+        for _ in range(a.repeat):
+            vec.reset()
+            t0 = time.perf_counter()
+            for i in range(calls): vec.step(acts[i % 256])
+            best = max(best, calls * n / (time.perf_counter() - t0))
+        print(f"  TradingVecEnv, {n:4d} envs:        {best:12,.0f} steps/s  -> {best / theirs_sps:6.2f} x StocksEnv")
 
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
