@@ -21,7 +21,7 @@ from .rewards import BaseReward, RewardFunction, Transition
 
 # %% auto #0
 __all__ = ['INDICATORS', 'DEFAULT_INDICATORS', 'OBS_CLIP', 'DISCRETE_TARGETS', 'ENV_ID', 'compute_features', 'Feed',
-           'HistoricalFeed', 'rescale_volatility', 'TradingEnv', 'TradingVecEnv']
+           'HistoricalFeed', 'rescale_volatility', 'average_entry', 'TradingEnv', 'TradingVecEnv']
 
 # %% ../nbs/04_env.ipynb #e15617a5
 def _atr(df, sigma): return ta.atr(df.high, df.low, df.close, length=14) / df.close / sigma
@@ -97,7 +97,15 @@ def rescale_volatility(df: pd.DataFrame, scale: float) -> pd.DataFrame:
     out["close"] = new_c
     return out
 
-# %% ../nbs/04_env.ipynb #bdd41e29
+# %% ../nbs/04_env.ipynb #76bfb4e8
+def average_entry(position: float, new_position: float, entry: float, price: float, flat: float = 1.0) -> float:
+    """Entry price after trading from `position` to `new_position` at `price`: new on opening or flipping,
+    volume-weighted when adding, unchanged when reducing; `flat` once closed (a placeholder, never used for PnL)."""
+    if new_position == 0.0: return flat
+    if position == 0.0 or (new_position > 0) != (position > 0): return price
+    if abs(new_position) > abs(position): return (entry * abs(position) + price * (abs(new_position) - abs(position))) / abs(new_position)
+    return entry
+
 DISCRETE_TARGETS = (-1.0, 0.0, 1.0)  # sell / hold / buy
 _TARGET_VECTORS = {t: np.array([t], np.float32) for t in DISCRETE_TARGETS}  # shared, read-only action vectors
 for _v in _TARGET_VECTORS.values(): _v.flags.writeable = False
@@ -183,9 +191,6 @@ class TradingEnv(gym.Env):
 
     def target_position(self, action) -> float:
         "The target position an action asks for (validated)."
-        return self._target(action)
-
-    def _target(self, action) -> float:
         if self.action_type == "discrete":
             try: i = operator.index(action)  # a Python or numpy integer: the fast path
             except TypeError:
@@ -200,15 +205,13 @@ class TradingEnv(gym.Env):
     def step(self, action):
         if self._t is None: raise RuntimeError("call reset() before step()")
         t, pos, equity = self._t, self._pos, self._equity
-        target = self._target(action)
+        target = self.target_position(action)
         delta = target - pos
         if self.max_fill is not None and abs(delta) > self.max_fill: delta = self.max_fill if delta > 0 else -self.max_fill
         new_pos = pos + delta
         price = self.feed.close[t]
         cost = abs(delta) * (self.commission + self.spread) * equity
-        if new_pos == 0.0: self._entry = 1.0
-        elif pos == 0.0 or (new_pos > 0) != (pos > 0): self._entry = price
-        elif abs(new_pos) > abs(pos): self._entry = (self._entry * abs(pos) + price * abs(delta)) / abs(new_pos)
+        self._entry = average_entry(pos, new_pos, self._entry, price)
         if not self.feed.wait_for(t + 1): raise RuntimeError(f"feed has no bar {t + 1}")
         t1 = t + 1
         pnl = new_pos * (self.feed.close[t1] / price - 1.0) * equity

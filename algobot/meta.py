@@ -28,11 +28,11 @@ from .env import HistoricalFeed, TradingEnv
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'RL2_DEFAULTS', 'TrialEnv', 'RL2Wrapper', 'TaskData', 'load_task_data', 'task_envs', 'make_trial_vec_env',
-           'CheckpointError', 'rss_mb', 'PeakRSS', 'free_memory', 'chunk_path', 'load_chunk', 'ChunkRecord',
-           'train_rl2_chunked', 'final_chunk', 'evaluate_rl2', 'main']
+__all__ = ['log', 'RL2_DEFAULTS', 'TrialEnv', 'rl2_observation', 'RL2Wrapper', 'TaskData', 'load_task_data', 'task_envs',
+           'make_trial_vec_env', 'CheckpointError', 'rss_mb', 'PeakRSS', 'free_memory', 'chunk_path', 'load_chunk',
+           'ChunkRecord', 'train_rl2_chunked', 'final_chunk', 'evaluate_rl2', 'main']
 
-# %% ../nbs/07_rl2.ipynb #3708a91b
+# %% ../nbs/07_rl2.ipynb #a8d2260c
 class TrialEnv(gym.Env):
     "A trial: sample one of `envs` (one per task), run `episodes_per_trial` episodes on it, then end."
     def __init__(self, envs: Sequence[TradingEnv], names: Sequence[str] | None = None, episodes_per_trial: int = 2):
@@ -64,6 +64,17 @@ class TrialEnv(gym.Env):
                 info["new_episode"], term, trunc = True, False, False
         return obs, reward, term, trunc, info
 
+def rl2_observation(obs: np.ndarray, action, reward: float, new_episode: bool, action_space: gym.Space,
+                    reward_clip: float = 10.0) -> np.ndarray:
+    "`obs` + previous action (one-hot if discrete; zeros at a trial's start) + clipped previous reward + new-episode flag."
+    discrete = isinstance(action_space, spaces.Discrete)
+    a = np.zeros(int(action_space.n) if discrete else int(np.prod(action_space.shape)), np.float32)
+    if action is not None:
+        if discrete: a[int(np.asarray(action).reshape(-1)[0])] = 1.0
+        else: a[:] = np.clip(np.asarray(action, np.float32).reshape(-1), -1, 1)
+    r = float(np.clip(reward, -reward_clip, reward_clip))
+    return np.concatenate([obs, a, [r, float(new_episode)]]).astype(np.float32)
+
 class RL2Wrapper(gym.Wrapper):
     "Append the previous action (one-hot if discrete), previous reward and a new-episode flag to the observation."
     def __init__(self, env: gym.Env, reward_clip: float = 10.0):
@@ -77,12 +88,7 @@ class RL2Wrapper(gym.Wrapper):
         self.reward_clip = reward_clip
 
     def _augment(self, obs, action, reward, new_episode) -> np.ndarray:
-        a = np.zeros(self.n_act, np.float32)
-        if action is not None:
-            if self.discrete: a[int(action)] = 1.0
-            else: a[:] = np.clip(np.asarray(action, np.float32).reshape(-1), -1, 1)
-        r = float(np.clip(reward, -self.reward_clip, self.reward_clip))
-        return np.concatenate([obs, a, [r, float(new_episode)]]).astype(np.float32)
+        return rl2_observation(obs, action, reward, new_episode, self.env.action_space, self.reward_clip)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)

@@ -17,8 +17,8 @@ from .env import TradingEnv
 from .rewards import cvar
 
 # %% auto #0
-__all__ = ['periods_per_year', 'round_trips', 'performance_metrics', 'Backtest', 'backtest', 'buy_and_hold', 'metrics_table',
-           'plot_equity']
+__all__ = ['periods_per_year', 'round_trips', 'performance_metrics', 'Backtest', 'as_policy', 'backtest', 'buy_and_hold',
+           'metrics_table', 'plot_equity']
 
 # %% ../nbs/05_metrics.ipynb #dcaf2e19
 def periods_per_year(timestamps) -> float:
@@ -63,18 +63,19 @@ def performance_metrics(equity, positions, pnl, cost, bars_per_year: float) -> d
         "win_rate": float((trades > 0).mean()) if len(trades) else 0.0,
     }
 
-# %% ../nbs/05_metrics.ipynb #e8da5a37
+# %% ../nbs/05_metrics.ipynb #91e26c13
 @dataclass
 class Backtest:
     "One backtest: the per-step record and its metrics."
     steps: pd.DataFrame          # timestamp, price, action, position, pnl, cost, equity, drawdown, reward
     metrics: dict[str, float]
 
-def _as_policy(policy) -> Callable:
+def as_policy(policy, deterministic: bool = True) -> Callable:
+    "`obs -> action` from a callable, an SB3 model (recurrent state carried along) or a fixed array of actions."
     if hasattr(policy, "predict"):
         state = {"s": None, "start": np.ones((1,), bool)}
         def act(obs):
-            a, state["s"] = policy.predict(obs, state=state["s"], episode_start=state["start"], deterministic=True)
+            a, state["s"] = policy.predict(obs, state=state["s"], episode_start=state["start"], deterministic=deterministic)
             state["start"] = np.zeros((1,), bool)
             return a
         return act
@@ -85,7 +86,7 @@ def _as_policy(policy) -> Callable:
 def backtest(policy, env: TradingEnv, seed: int = 0) -> Backtest:
     "Run `policy` through `env` (which must use `episode='full'`) from the start of its span to the end."
     if env.episode != "full": raise ValueError("backtest needs an env with episode='full'")
-    act = _as_policy(policy)
+    act = as_policy(policy)
     obs, info = env.reset(seed=seed)
     rows = [{"t": info["t"], "action": np.nan, "position": 0.0, "pnl": 0.0, "cost": 0.0, "equity": 1.0, "drawdown": 0.0, "reward": 0.0}]
     done = False
