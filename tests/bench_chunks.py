@@ -11,10 +11,10 @@ import argparse, json, resource, subprocess, sys, tempfile
 
 
 def child(n_tasks: int, chunk_size: int, steps: int) -> None:
-    from algobot.data import synthetic_tasks
-    from algobot.meta import train_rl2_chunked
+    from algobot.tasks import synthetic_tasks
+    from algobot.rl2 import train_rl2_chunked
     with tempfile.TemporaryDirectory() as d:
-        recs = train_rl2_chunked(synthetic_tasks(n_tasks, n_bars=2_000, seed=0), chunk_size, steps, seed=0, models_dir=d,
+        recs = train_rl2_chunked(synthetic_tasks(n_tasks, n_bars=2_000, seed=0), d, chunk_size, steps, seed=0,
                                  progress_bar=False, max_episode_steps=64, algo_kwargs={"n_steps": 64, "batch_size": 64})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB -> MB on Linux
     print(json.dumps({"records": [r.__dict__ for r in recs], "maxrss_mb": peak}))

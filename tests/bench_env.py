@@ -9,12 +9,15 @@
 """
 from __future__ import annotations
 import argparse, time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-from algobot.data import discover_tasks
+from algobot.tasks import discover_tasks
 from algobot.env import TradingEnv, TradingVecEnv
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def steps_per_second(env: gym.Env, actions, n: int) -> float:
@@ -50,7 +53,7 @@ def main() -> None:
     a = ap.parse_args()
 
     from gym_anytrading.envs import StocksEnv
-    df = discover_tasks(only="SP500_1d")[0].load()
+    df = discover_tasks(ROOT / "historical_data", only="SP500_1d")[0].load()
     window = 32
     rng = np.random.default_rng(0)
     ours = TradingEnv(df, window=window, episode="full")

@@ -43,4 +43,14 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
     bad = subprocess.run(args(tmp_path, steps=64),
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1
-    assert "rl2_multitask_chunk_1.zip is corrupt" in bad.stderr and "--restart" in bad.stderr
+    assert "rl2_multitask_chunk_1.zip does not match the SHA-256" in bad.stderr and "--restart" in bad.stderr
+
+
+def test_replaced_last_chunk_is_refused(tmp_path):
+    "Every chunk is verified on resume, the last one included (it used to report 'chunk 2: resumed')."
+    ok = subprocess.run(args(tmp_path, steps=64), capture_output=True, text=True, timeout=600)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    (tmp_path / "rl2_multitask_chunk_2.zip").write_bytes(b"garbage")
+    bad = subprocess.run(args(tmp_path, steps=64), capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 1 and "chunk 2: resumed" not in bad.stdout
+    assert "rl2_multitask_chunk_2.zip does not match the SHA-256" in bad.stderr and "--restart" in bad.stderr
