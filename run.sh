@@ -2,6 +2,7 @@
 # AlgoBot on Linux/macOS: find Python 3.12, then set up .venv and run a job (see tools/bootstrap.py).
 #   ./run.sh pipeline [--full] [--tasks 'EURUSD_*'] ...   main job: the notebooks on the bundled data -> reports/
 #   ./run.sh test                                          every test: nbdev-test over nbs/ and pytest tests/
+#   ./run.sh docs                                          documentation site from nbs/ -> _docs/index.html
 #   ./run.sh setup | lab                                   set up only | open JupyterLab on nbs/
 set -euo pipefail
 cd "$(dirname "$0")"

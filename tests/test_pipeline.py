@@ -2,11 +2,14 @@
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 
+import nbformat
 import pandas as pd
+import pytest
 
 from conftest import ROOT
 
 CLI = Path(sys.executable).parent / "algobot-pipeline"
+UNENCRYPTED_WARNING = "Kernel is running over TCP without encryption"
 
 
 def run_cli(*args, env):
@@ -18,6 +21,7 @@ def test_pipeline_labels_real_data_and_writes_reports(scratch_settings):
     r = run_cli("--only", "01_data,02_labeling", "--tasks", "EURUSD_4h,GOOGL_1w", "--reports-dir", str(reports),
                 env=dict(os.environ))
     assert r.returncode == 0, r.stderr[-3000:]
+    assert UNENCRYPTED_WARNING not in r.stdout + r.stderr
     record = json.loads((reports / "pipeline.json").read_text())
     assert [(n["name"], n["status"]) for n in record["notebooks"]] == [("01_data", "ok"), ("02_labeling", "ok")]
     assert record["parameters"]["tasks"] == "EURUSD_4h,GOOGL_1w"
@@ -48,3 +52,25 @@ def test_pipeline_stops_on_bad_data_and_writes_nothing(scratch_settings, tmp_pat
     assert (reports / "02_labeling.html").exists()
     processed = scratch_settings / "processed_data"
     assert not processed.exists() or not any(processed.iterdir()), "nothing may be written from bad input"
+
+
+def test_pipeline_kernels_are_encrypted_and_quiet(scratch_settings, tmp_path):
+    "run_pipeline's kernels get CurveZMQ keys (kernel_config), so ipykernel has no unencrypted-TCP warning to print."
+    zmq = pytest.importorskip("zmq")
+    if not zmq.has("curve"): pytest.skip("pyzmq without CurveZMQ: kernels run unencrypted and say so")
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from ipykernel.kernelapp import IPKernelApp\n"
+                                          "assert IPKernelApp.instance().curve_secretkey is not None, 'no CurveZMQ keys'\n"
+                                          "print('kernel ok')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    nbformat.write(nb, nbs / "01_toy.ipynb")
+    code = ("from algobot.pipeline import run_pipeline; "
+            f"run_pipeline(nbs_dir={str(nbs)!r}, reports_dir={str(tmp_path / 'reports')!r}, progress=False)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "[1/1] 01_toy: ok" in r.stdout, r.stdout
+    assert UNENCRYPTED_WARNING not in r.stdout + r.stderr, r.stderr[-3000:]
+    assert "kernel ok" in (tmp_path / "reports" / "01_toy.html").read_text()
