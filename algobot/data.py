@@ -31,7 +31,7 @@ def _fail_at(mask: np.ndarray, source: str, first_line: int, what: str, df: pd.D
         row = "" if df is None else f": {df.iloc[i].to_dict()}"
         raise DataValidationError(f"{source} line {first_line + i}: {what} ({len(bad)} row(s) affected){row}")
 
-_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
 def _utc_timestamps(ts: pd.Series, source: str, first_line: int, df: pd.DataFrame) -> pd.Series:
     "Naive UTC datetimes from ISO 8601 text or datetimes; offset-aware values are converted to UTC, a mix is an error."

@@ -130,7 +130,38 @@ _TARGET_VECTORS = {t: np.array([t], np.float32) for t in DISCRETE_TARGETS}  # sh
 for _v in _TARGET_VECTORS.values(): _v.flags.writeable = False
 
 class TradingEnv(gym.Env):
-    "Trade one instrument on OHLCV bars; Gymnasium API."
+    """Trade one instrument on OHLCV bars; Gymnasium API.
+
+    ## Description
+    The agent holds a position in one instrument, a fraction of its equity in [-1, 1], and at every bar chooses the
+    position to hold until the next bar. Money is in fractions of the starting equity (1.0).
+
+    ## Action Space
+    `action_type="discrete"`: `Discrete(3)`, 0 / 1 / 2 = sell / hold / buy = target position `DISCRETE_TARGETS`
+    (-1 / 0 / +1). `action_type="continuous"`: `Box(-1, 1, (1,))`, the target position itself.
+
+    ## Observation Space
+    `Box(-10, 10, (obs_dim(window, indicators),), float32)`, every value clipped to ±`OBS_CLIP`:
+
+    | index | observation |
+    |---|---|
+    | 0 … window−1 | log returns of the last `window` bars, divided by the causal volatility estimate |
+    | window … window+k−1 | the `k` indicators of `INDICATORS`, normalised |
+    | −2 | the current position |
+    | −1 | unrealised PnL of the open position, in units of volatility |
+
+    ## Rewards
+    `reward_fn(transition)` (default `BaseReward`: ΔPnL − λ·cost − μ·drawdown increase) × `reward_scale`
+    (`REWARD_SCALE` = 100: percent of starting equity). `info` carries the accounting and every reward component.
+
+    ## Starting State
+    Flat, equity 1, at a random bar of `span` (seeded by `reset(seed=...)`), or at the span's start with
+    `episode="full"`. `reset` options: `start` (bar), `spread` and `max_fill` (per-episode perturbations).
+
+    ## Episode End
+    Terminated when equity falls to `bust_equity`; truncated after `max_episode_steps` steps (`episode="random"`)
+    or at the end of `span`.
+    """
     metadata = {"render_modes": ["ansi"]}
 
     def __init__(self, data: pd.DataFrame | Feed,     # OHLCV frame or a Feed (`HistoricalFeed`, the live feed)

@@ -136,8 +136,9 @@ def run_pipeline(notebooks: Sequence[str] | None = None,   # notebook names (def
     paths = [nbs / (n if n.endswith(".ipynb") else f"{n}.ipynb") for n in names]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing: raise FileNotFoundError(f"pipeline notebook(s) not found: {missing}")
+    # upstream=True: notebooks chain through models/ and processed_data/ (run alone, each builds its own inputs)
     run_params = {"quick": quick, "seed": cfg.seed, "data_dir": str(data_dir) if data_dir else None, "tasks": tasks,
-                  **(params or {})}
+                  "upstream": True, **(params or {})}
     started = dt.datetime.now(dt.timezone.utc)
     runs = [NotebookRun(p.stem) for p in paths]
     # kernels inherit the environment: make sure plots land in the reports even where MPLBACKEND=Agg is set

@@ -25,6 +25,7 @@ def test_pipeline_labels_real_data_and_writes_reports(scratch_settings):
     record = json.loads((reports / "pipeline.json").read_text())
     assert [(n["name"], n["status"]) for n in record["notebooks"]] == [("01_data", "ok"), ("02_labeling", "ok")]
     assert record["parameters"]["tasks"] == "EURUSD_4h,GOOGL_1w"
+    assert record["parameters"]["upstream"] is True   # in the pipeline, notebooks chain through models/ and processed_data/
     html = (reports / "02_labeling.html").read_text()
     assert html.count("data:image/png") >= 2, "the labeling report should carry its plots"
     processed = scratch_settings / "processed_data"
