@@ -1,4 +1,4 @@
-"""Live-loop latency benchmark (issue 7): the replay server streams bars over loopback at >= 1,000 messages/s to the
+"""Live-loop latency benchmark: the replay server streams bars over loopback at >= 1,000 messages/s to the
 live trader (PPO policy, risk gate, paper broker, JSONL log, state file); we measure bar received -> gated order
 decision for every bar, and check that none was dropped. Goal: p99 <= 5 ms.
 
@@ -21,8 +21,9 @@ def main() -> None:
     from algobot.config import load_settings
     from algobot.data import read_ohlcv
     from algobot.env import TradingEnv
-    from algobot.live import LiveTrader, RiskGate, RiskLimits, trade_replay
-    from algobot.live_feed import LiveFeed, ReplayServer
+    from algobot.live.feed import LiveFeed, ReplayServer
+    from algobot.live.orders import RiskGate, RiskLimits
+    from algobot.live.trader import LiveTrader, trade_replay
 
     cfg = load_settings()
     path = cfg.historical_data_dir / "EURUSD_1h.csv"
@@ -31,9 +32,9 @@ def main() -> None:
     model = PPO("MlpPolicy", TradingEnv(read_ohlcv(path)), seed=0, device="cpu", policy_kwargs={"net_arch": [64, 64]})
     server = ReplayServer(path, speed=a.speed, start=warmup, stop=warmup + n).start_in_thread()
     with tempfile.TemporaryDirectory() as d:
-        trader = LiveTrader(model, LiveFeed("1h", history=read_ohlcv(path).iloc[:warmup]),
-                            gate=RiskGate(RiskLimits.from_settings(cfg, max_orders_per_minute=1_000_000)),
-                            log_path=Path(d) / "live.jsonl", state_path=Path(d) / "state.json")
+        trader = LiveTrader.from_settings(model, LiveFeed("1h", history=read_ohlcv(path).iloc[:warmup]), cfg,
+                                          gate=RiskGate(RiskLimits.from_settings(cfg, max_orders_per_minute=1_000_000)),
+                                          log_path=Path(d) / "live.jsonl", state_path=Path(d) / "state.json")
         t0 = time.perf_counter()
         client = trade_replay(trader, server.url)
         elapsed = time.perf_counter() - t0
