@@ -13,10 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .config import load_settings
 from .env import TradingEnv
-from .meta import TaskData
 from .metrics import as_policy
+from .tasks import TradingTask
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +69,17 @@ def _bar_times(feed, start: int, n: int) -> np.ndarray | None:
     t = pd.to_datetime(pd.Series(np.asarray(ts[start:start + n])))
     return (t.dt.tz_convert(None) if t.dt.tz is not None else t).to_numpy("datetime64[ns]")
 
-def sample_clips(policy, data: Sequence[TaskData], n_clips: int, clip_len: int = 32, seed: int = 0,
-                 span: str = "train", tag: str = "policy") -> list[Clip]:
-    "`n_clips` clips of `policy` (SB3 model, callable obs->action, or None for random actions) spread over the tasks."
+def sample_clips(policy,                          # SB3 model, callable obs -> action, or None for random actions
+                 tasks: Sequence[TradingTask],    # clips are spread over these tasks in turn
+                 n_clips: int,
+                 clip_len: int = 32,              # steps per clip
+                 seed: int = 0,
+                 period: str = "train",           # the period clips start in
+                 tag: str = "policy") -> list[Clip]:
+    "`n_clips` clips of `policy` spread over the tasks, from random starts in `period`."
     rng = np.random.default_rng(seed)
     act = None if policy is None else as_policy(policy, deterministic=False)  # sampled actions: varied clips
-    envs = [TradingEnv(d.feed, span=d.spans[span], max_episode_steps=clip_len) for d in data]
+    envs = [t.make_env(period, episode="random", max_episode_steps=clip_len) for t in tasks]
     clips = []
     for k in range(n_clips):
         i = k % len(envs)
@@ -87,10 +91,10 @@ def sample_clips(policy, data: Sequence[TaskData], n_clips: int, clip_len: int =
             a = act(obs) if act else env.action_space.sample()
             O.append(obs)
             obs, _, term, trunc, info = env.step(a)
-            A.append(float(np.asarray(a).reshape(-1)[0]) if env.action_type == "continuous" else (-1.0, 0.0, 1.0)[int(a)])
+            A.append(env.target_position(a))   # the env's own action -> target mapping
             P.append(info["price"]); E.append(info["equity"]); C.append(info["cost"]); Q.append(info["position"])
             done = term or trunc
-        clips.append(Clip(f"{data[i].name}:{start}:{tag}:{seed}:{k}", data[i].name, start, np.array(O, np.float32),
+        clips.append(Clip(f"{tasks[i].name}:{start}:{tag}:{seed}:{k}", tasks[i].name, start, np.array(O, np.float32),
                           np.array(A), np.array(P), np.array(Q), np.array(E), np.array(C), _bar_times(env.feed, start, len(P))))
     return clips
 
