@@ -46,16 +46,16 @@ def _rollout(batch: list[tuple[np.ndarray, int, float]]) -> Rollout:
 # %% ../../nbs/16_live_adapt.ipynb #1a4328ac
 class OnlineAdapter:
     "Few-shot fine-tuning of an SB3 policy on live transitions, in a background thread (`maml.pg_loss` steps)."
-    def __init__(self, model,                                  # SB3 model with a discrete-action policy; RecurrentPPO: no steps
-                 every: int = 128,                             # adapt after this many new transitions (unless still adapting)
-                 steps: int = 3,                               # gradient steps per adaptation
-                 lr: float = 1e-5,                             # Adam learning rate of those steps
-                 checkpoint: str | Path | None = None,         # adapted weights go here; resumed from if the file exists
-                 buffer: int = 2048,                           # most recent transitions used
-                 gamma: float = 0.99):                         # discount of the reward-to-go
+    def __init__(self, model,                           # SB3 model, discrete-action policy; RecurrentPPO: no steps
+                 every: int = 128,                      # adapt after this many new transitions (unless still adapting)
+                 steps: int = 3,                        # gradient steps per adaptation
+                 lr: float = 1e-5,                      # Adam learning rate of those steps
+                 checkpoint: str | Path | None = None,  # adapted weights go here; resumed from if the file exists
+                 buffer: int = 2048,                    # most recent transitions used
+                 gamma: float = 0.99):                  # discount of the reward-to-go
         self.recurrent = type(model).__name__ == "RecurrentPPO"
         if not self.recurrent and not isinstance(model.action_space, spaces.Discrete):
-            raise ValueError(f"OnlineAdapter fine-tunes discrete-action policies, got action space {model.action_space}")
+            raise ValueError(f"OnlineAdapter fine-tunes discrete-action policies, got {model.action_space}")
         self.model, self.every, self.steps, self.lr, self.gamma = model, every, steps, lr, gamma
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.buffer: deque = deque(maxlen=buffer)
@@ -74,7 +74,8 @@ class OnlineAdapter:
         self.new += 1
         if self.recurrent or self.new < self.every or (self._thread and self._thread.is_alive()): return
         self.new = 0
-        self._thread = threading.Thread(target=self._adapt, args=(list(self.buffer),), daemon=True, name="online-adapter")
+        batch = list(self.buffer)
+        self._thread = threading.Thread(target=self._adapt, args=(batch,), name="online-adapter", daemon=True)
         self._thread.start()
 
     def _adapt(self, batch) -> None:
@@ -95,6 +96,6 @@ class OnlineAdapter:
         if self._thread: self._thread.join(timeout)
 
 def load_adapted(model, path: str | Path):
-    "Load adapted policy weights saved by `OnlineAdapter` into `model`, in place (`weights_only=True`); returns `model`."
+    "Load the policy weights an `OnlineAdapter` saved into `model`, in place (`weights_only=True`); returns `model`."
     model.policy.load_state_dict(torch.load(path, weights_only=True))
     return model

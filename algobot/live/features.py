@@ -38,7 +38,7 @@ class _Ewm:
         return self.value
 
 class _SeededEwm:
-    "pandas-ta's EMA/RMA with `presma`: NaN for `length - 1` inputs, then the mean of the first `length` (NaNs skipped), then `_Ewm`."
+    "pandas-ta's EMA/RMA with `presma`: NaN for `length - 1` inputs, then the mean of the first `length`, then `_Ewm`."
     def __init__(self, length: int, com: float):
         self.length, self.seed, self.ewm = length, [], _Ewm(com)
 
@@ -199,10 +199,11 @@ class _Adx:
         return self.adx.update(dx) / 25 - 1
 
 # %% ../../nbs/13_live_features.ipynb #793cbaae
-_LIVE_INDICATORS = {"atr": _Atr, "rsi": _Rsi, "macd": _Macd, "bbands": _Bbands, "adx": _Adx}  # name in INDICATORS -> class
+#: name in `INDICATORS` -> its bar-by-bar class
+_LIVE_INDICATORS = {"atr": _Atr, "rsi": _Rsi, "macd": _Macd, "bbands": _Bbands, "adx": _Adx}
 
 def _json(v):
-    "JSON-able state of a feature object: nested objects as dicts; deques, tuples and arrays (of numbers or names) as lists."
+    "JSON-able state of a feature object: objects as dicts; deques, tuples and arrays (of numbers or names) as lists."
     if v is None or isinstance(v, (float, int, str)): return v
     if isinstance(v, (deque, list, tuple)): return list(v)
     if isinstance(v, np.ndarray): return v.tolist()
@@ -230,7 +231,8 @@ class IncrementalFeatures:
         if unknown: raise ValueError(f"unknown indicator(s) {unknown}; available: {list(INDICATORS)}")
         missing = [i for i in indicators if i not in _LIVE_INDICATORS]
         if missing: raise ValueError(f"indicator(s) {missing} have no bar-by-bar version in algobot.live.features "
-                                     f"(live: {list(_LIVE_INDICATORS)}); add one there, a batch recompute per bar is too slow")
+                                     f"(it has {list(_LIVE_INDICATORS)}); add one there: a batch recompute per bar is "
+                                     "too slow")
         if window < 1: raise ValueError(f"window must be >= 1, got {window}")
         self.window, self.indicators, self.vol_span = int(window), tuple(indicators), int(vol_span)
         self.params = {name: dict(INDICATORS[name].params) for name in self.indicators}
@@ -273,6 +275,7 @@ class IncrementalFeatures:
         "Continue from `state_dict()`; refuses a state made with other indicator parameters than `INDICATORS` has now."
         obj = cls(state["window"], state["indicators"], state["vol_span"])
         if state["params"] != obj.params:
-            raise ValueError(f"the saved features used {state['params']}, INDICATORS now has {obj.params}: rebuild from history")
+            raise ValueError(f"the saved features used {state['params']}, INDICATORS now has {obj.params}: "
+                             "rebuild from history")
         _restore(obj, state)
         return obj

@@ -80,7 +80,8 @@ def parse_message(text: str | bytes) -> Bar | Tick | str:
         b = Bar(_ts(m.get("timestamp")), _num(m, "open", True), _num(m, "high", True), _num(m, "low", True),
                 _num(m, "close", True), _num(m, "volume", default=0.0))
         if b.high < b.low: raise MessageError(f"high {b.high} < low {b.low}")
-        if not (b.low <= b.open <= b.high and b.low <= b.close <= b.high): raise MessageError("open or close outside [low, high]")
+        if not (b.low <= b.open <= b.high and b.low <= b.close <= b.high):
+            raise MessageError("open or close outside [low, high]")
         return b
     if kind == "tick": return Tick(_ts(m.get("timestamp")), _num(m, "price", True), _num(m, "volume", default=0.0))
     if kind in ("heartbeat", "end"): return kind
@@ -101,7 +102,7 @@ class BarAggregator:
         if cur is not None and start > cur[0]:
             done, cur = Bar(*cur), None
         if cur is None: self.current = [start, tick.price, tick.price, tick.price, tick.price, tick.volume]
-        else: cur[2], cur[3], cur[4], cur[5] = max(cur[2], tick.price), min(cur[3], tick.price), tick.price, cur[5] + tick.volume
+        else: cur[2:] = max(cur[2], tick.price), min(cur[3], tick.price), tick.price, cur[5] + tick.volume
         return done
 
 # %% ../../nbs/14_live_feed.ipynb #8bf73544
@@ -113,18 +114,21 @@ class AppendResult:
 
 class LiveFeed:
     "A growing feed for TradingEnv: bars appended as they arrive, features updated incrementally."
-    def __init__(self, timeframe: str,                                   # bar length, e.g. "1h" (gaps are counted in bars)
-                 window: int = 32,                                       # observation window (as the model's task)
-                 indicators: Sequence[str] = DEFAULT_INDICATORS,         # indicator names (as the model's task)
-                 history: pd.DataFrame | None = None,                    # OHLCV bars to warm up on
-                 state: dict | None = None,                              # `state_dict()` of an earlier feed to continue
-                 capacity: int = 4096):                                  # feature rows preallocated (doubles when full)
-        if state and state["timeframe"] != timeframe: raise ValueError(f"saved feed is {state['timeframe']}, not {timeframe}")
+    def __init__(self, timeframe: str,                            # bar length, e.g. "1h" (gaps are counted in bars)
+                 window: int = 32,                                # observation window (as the model's task)
+                 indicators: Sequence[str] = DEFAULT_INDICATORS,  # indicator names (as the model's task)
+                 history: pd.DataFrame | None = None,             # OHLCV bars to warm up on
+                 state: dict | None = None,                       # `state_dict()` of an earlier feed to continue
+                 capacity: int = 4096):                           # feature rows preallocated (doubles when full)
+        if state and state["timeframe"] != timeframe:
+            raise ValueError(f"saved feed is {state['timeframe']}, not {timeframe}")
         self.timeframe, self.step = timeframe, timeframe_minutes(timeframe) * 60 * 1_000_000_000
-        self._inc = IncrementalFeatures.from_state(state["features"]) if state else IncrementalFeatures(window, indicators)
+        self._inc = (IncrementalFeatures.from_state(state["features"]) if state
+                     else IncrementalFeatures(window, indicators))
         self.last_ts: int | None = state["last_ts"] if state else None
         self.features = np.full((capacity, self._inc.window + len(self._inc.indicators)), np.nan, np.float32)
-        self.close: list[float] = []; self.sigma: list[float] = []; self.timestamps: list[int] = []; self.bars: list[Bar] = []
+        self.close: list[float] = []; self.sigma: list[float] = []
+        self.timestamps: list[int] = []; self.bars: list[Bar] = []
         self.first_valid = 0 if state else None
         self._cond = threading.Condition()
         if history is not None:
@@ -155,7 +159,8 @@ class LiveFeed:
             if n == len(self.features):
                 self.features = np.concatenate([self.features, np.full_like(self.features, np.nan)])
             self.features[n] = row
-            self.close.append(bar.close); self.sigma.append(sigma); self.timestamps.append(bar.ts); self.bars.append(bar)
+            self.close.append(bar.close); self.sigma.append(sigma)
+            self.timestamps.append(bar.ts); self.bars.append(bar)
             if self.first_valid is None and np.isfinite(row).all(): self.first_valid = n
             self.last_ts = bar.ts
             self._cond.notify_all()
@@ -177,7 +182,7 @@ class LiveFeed:
 
 # %% ../../nbs/14_live_feed.ipynb #87dae1bf
 def run_async(coro):
-    "Run a coroutine to completion from synchronous code — also inside Jupyter, whose own event loop is already running."
+    "Run a coroutine to completion from synchronous code — also inside Jupyter, whose event loop is already running."
     box = {}
     def target():
         try: box["value"] = asyncio.run(coro)
@@ -188,7 +193,7 @@ def run_async(coro):
 
 # %% ../../nbs/14_live_feed.ipynb #1ebd4025
 class ManualClock:
-    "A clock that moves only when told: `clock()` reads it, `advance(s)` moves it, `await clock.sleep(s)` advances instead of waiting."
+    "A clock that moves only when told: `clock()` reads it, `advance(s)` moves it, `await clock.sleep(s)` advances it."
     def __init__(self, start: float = 0.0):
         self.now, self._lock = float(start), threading.Lock()
 
@@ -212,15 +217,16 @@ class Faults:
 
 class ReplayServer:
     "Websocket server replaying OHLCV bars from a file, with fault injection. Loopback only."
-    def __init__(self, file: str | Path,                           # OHLCV CSV to replay
-                 host: str = "127.0.0.1",                          # loopback only
-                 port: int = 0,                                    # 0: any free port (see `url`)
-                 speed: float = 100.0,                             # messages per second; 0: as fast as possible
-                 start: int = 0, stop: int | None = None,          # rows [start, stop) of the file
-                 faults: Faults | None = None,                     # injected faults
-                 symbol: str | None = None,                        # `symbol` field of the messages; None: the file name
-                 sleep: Callable[[float], Awaitable] = asyncio.sleep):  # how a `pause_at` silence passes (ManualClock.sleep in tests)
-        if host not in ("127.0.0.1", "localhost", "::1"): raise ValueError(f"the replay server binds to loopback only, not {host!r}")
+    def __init__(self, file: str | Path,                      # OHLCV CSV to replay
+                 host: str = "127.0.0.1",                     # loopback only
+                 port: int = 0,                               # 0: any free port (see `url`)
+                 speed: float = 100.0,                        # messages per second; 0: as fast as possible
+                 start: int = 0, stop: int | None = None,     # rows [start, stop) of the file
+                 faults: Faults | None = None,                # injected faults
+                 symbol: str | None = None,                   # `symbol` field of the messages; None: the file name
+                 sleep: Callable[[float], Awaitable] = asyncio.sleep):  # passes a `pause_at` silence (ManualClock)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"the replay server binds to loopback only, not {host!r}")
         path = Path(file)
         df = read_ohlcv(path).iloc[start:stop]
         self.bars = [Bar(int(t.value), o, h, l, c, v) for t, o, h, l, c, v in
@@ -236,7 +242,8 @@ class ReplayServer:
         first = 0
         if since:
             ts = _ts(since)
-            first = max(0, next((i for i, b in enumerate(self.bars) if b.ts > ts), len(self.bars)) - 2)  # 2 bars of overlap
+            after = next((i for i, b in enumerate(self.bars) if b.ts > ts), len(self.bars))
+            first = max(0, after - 2)  # 2 bars of overlap
         f = self.faults
         drop = f.drop_after[conn] if conn < len(f.drop_after) else None
         t0, k = time.perf_counter(), 0
@@ -248,7 +255,8 @@ class ReplayServer:
                     self._paused.add(self.sent)
                     await self.sleep(f.pause_at[self.sent])
                     if self.speed: t0 = time.perf_counter() - k / self.speed   # resume the pace after the silence
-                if f.malformed_every and k and k % f.malformed_every == 0: await ws.send('{"type": "bar", "timestamp": "garbage"')
+                if f.malformed_every and k and k % f.malformed_every == 0:
+                    await ws.send('{"type": "bar", "timestamp": "garbage"')
                 if f.out_of_order_every and k and k % f.out_of_order_every == 0 and i >= 5:
                     await ws.send(self.bars[i - 5].to_message(symbol=self.symbol))
                 await ws.send(self.bars[i].to_message(symbol=self.symbol))
@@ -300,7 +308,8 @@ def replay_main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--speed", type=float, default=10.0, help="messages per second (0 = as fast as possible)")
     ap.add_argument("--start", type=int, default=0, help="first bar (row) to send")
     ap.add_argument("--drop-after", type=int, action="append", default=[], help="close connection k after N messages")
-    ap.add_argument("--malformed-every", type=int, default=0); ap.add_argument("--out-of-order-every", type=int, default=0)
+    ap.add_argument("--malformed-every", type=int, default=0)
+    ap.add_argument("--out-of-order-every", type=int, default=0)
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
@@ -314,7 +323,8 @@ def replay_main(argv: Sequence[str] | None = None) -> int:
         print(f"algobot-replay: {e}"); return 2
     async def serve_forever():
         await srv.start()
-        print(f"replaying {len(srv.bars)} bars of {srv.symbol} on {srv.url} at {a.speed or 'max'} msg/s; Ctrl-C stops", flush=True)
+        print(f"replaying {len(srv.bars)} bars of {srv.symbol} on {srv.url} at {a.speed or 'max'} msg/s; Ctrl-C stops",
+              flush=True)
         await asyncio.Future()
     try: asyncio.run(serve_forever())
     except KeyboardInterrupt: pass
@@ -323,14 +333,14 @@ def replay_main(argv: Sequence[str] | None = None) -> int:
 # %% ../../nbs/14_live_feed.ipynb #7a6752d4
 class FeedClient:
     "Websocket market-data client with validation, tick aggregation and capped exponential reconnect backoff."
-    def __init__(self, url: str,                                   # ws:// address of the feed
-                 on_bar: Callable[[Bar, float], Any],             # called with each bar and its perf_counter arrival time
-                 timeframe: str = "1h",                           # bar length ticks are aggregated to
-                 on_reject: Callable[[str, str], Any] | None = None,   # (reason, text) of each malformed message
-                 on_event: Callable[[str, dict], Any] | None = None,   # (name, info): connected, disconnected, giving up
-                 backoff: float = 0.05, max_backoff: float = 2.0,      # reconnect delays (s): first, cap
-                 max_reconnects: int = 20,                        # failed attempts in a row before giving up
-                 clock: Callable[[], float] = time.monotonic):    # time of `last_message`
+    def __init__(self, url: str,                                         # ws:// address of the feed
+                 on_bar: Callable[[Bar, float], Any],                   # gets each bar and its perf_counter arrival
+                 timeframe: str = "1h",                                 # bar length ticks are aggregated to
+                 on_reject: Callable[[str, str], Any] | None = None,    # (reason, text) of each malformed message
+                 on_event: Callable[[str, dict], Any] | None = None,    # (name, info): connected, disconnected, ...
+                 backoff: float = 0.05, max_backoff: float = 2.0,       # reconnect delays (s): first, cap
+                 max_reconnects: int = 20,                              # failed attempts in a row before giving up
+                 clock: Callable[[], float] = time.monotonic):          # time of `last_message`
         self.url, self.on_bar, self.on_reject, self.on_event, self.clock = url, on_bar, on_reject, on_event, clock
         self.aggregator = BarAggregator(timeframe)
         self.backoff0, self.max_backoff, self.max_reconnects = backoff, max_backoff, max_reconnects
@@ -362,7 +372,8 @@ class FeedClient:
         from websockets.exceptions import WebSocketException
         backoff, failures = self.backoff0, 0
         while not self.finished and not (stop and stop.is_set()):
-            url = self.url + (("&" if "?" in self.url else "?") + f"since={iso(self.last_bar_ts)}" if self.last_bar_ts else "")
+            since = f"since={iso(self.last_bar_ts)}" if self.last_bar_ts else ""
+            url = self.url + (("&" if "?" in self.url else "?") + since if since else "")
             try:
                 async with connect(url, max_size=2**20, open_timeout=30) as ws:
                     self._event("connected", url=url)

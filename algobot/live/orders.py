@@ -93,13 +93,15 @@ class RiskGate:
         if self.stale or feed_age > L.stale_feed_seconds:
             if feed_age > L.stale_feed_seconds: self.mark_stale()
             return self._reject(f"stale feed: no message for {L.stale_feed_seconds:g}s recently")
-        if prev_close is not None and atr and math.isfinite(atr) and abs(price - prev_close) > L.max_price_move_atr * atr:
-            return self._reject(f"price sanity: moved {abs(price - prev_close) / atr:.1f} ATR in one bar")
+        move = abs(price - prev_close) if prev_close is not None else 0.0
+        if atr and math.isfinite(atr) and move > L.max_price_move_atr * atr:
+            return self._reject(f"price sanity: moved {move / atr:.1f} ATR in one bar")
         target = max(-L.max_position, min(L.max_position, target))
         size = max(-L.max_order_size, min(L.max_order_size, target - pos))
         if abs(size) < 1e-12: return Decision(False, 0.0, "no change")
         if account.daily_loss >= L.max_daily_loss and abs(pos + size) > abs(pos):
-            return self._reject(f"daily loss: {account.daily_loss:.2%} >= {L.max_daily_loss:.2%}, exposure may only shrink")
+            return self._reject(f"daily loss: {account.daily_loss:.2%} >= {L.max_daily_loss:.2%}, "
+                                "exposure may only shrink")
         now = self.clock()
         while self.order_times and now - self.order_times[0] >= 60: self.order_times.popleft()
         if len(self.order_times) >= L.max_orders_per_minute:
@@ -112,7 +114,8 @@ class RiskGate:
                 "recovery_left": self.recovery_left, "rejections": dict(self.rejections)}
 
     def load_state_dict(self, s: dict) -> None:
-        self.halted, self.halt_reason, self.stale, self.recovery_left = s["halted"], s["halt_reason"], s["stale"], s["recovery_left"]
+        self.halted, self.halt_reason = s["halted"], s["halt_reason"]
+        self.stale, self.recovery_left = s["stale"], s["recovery_left"]
         self.rejections = Counter(s["rejections"])
 
 # %% ../../nbs/15_live_orders.ipynb #cef31306
@@ -189,9 +192,10 @@ class PaperBroker:
         return self.cash + (self.position * (self.lot_size or 0.0) * price)
 
     def state_dict(self) -> dict:
-        return {"cash": self.cash, "position": self.position, "entry_price": self.entry_price, "lot_size": self.lot_size,
-                "orders": [asdict(o) for o in self.orders], "next_id": self._next_id}
+        return {"cash": self.cash, "position": self.position, "entry_price": self.entry_price,
+                "lot_size": self.lot_size, "orders": [asdict(o) for o in self.orders], "next_id": self._next_id}
 
     def load_state_dict(self, s: dict) -> None:
-        self.cash, self.position, self.entry_price, self.lot_size = s["cash"], s["position"], s["entry_price"], s["lot_size"]
+        self.cash, self.position, self.entry_price = s["cash"], s["position"], s["entry_price"]
+        self.lot_size = s["lot_size"]
         self.orders, self._next_id = [Order(**o) for o in s["orders"]], s["next_id"]

@@ -21,7 +21,7 @@ from .feed import Bar, FeedClient, LiveFeed, run_async
 from .orders import Account, Broker, PaperBroker, RiskGate, RiskLimits
 from ..rl2 import rl2_observation
 
-if TYPE_CHECKING: from algobot.live.adapt import OnlineAdapter   # imported by callers that adapt (it needs torch + learn2learn)
+if TYPE_CHECKING: from algobot.live.adapt import OnlineAdapter   # callers that adapt import it (torch, learn2learn)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class JsonlLog:
         return pd.DataFrame([json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()])
 
 class _StateWriter:
-    "Writes the latest state snapshot atomically in a background thread (coalescing), so the feed loop never waits on disk."
+    "Writes the latest state snapshot atomically in a background thread (coalescing): the loop never waits on disk."
     def __init__(self, path: str | Path):
         self.path, self._latest, self._cond, self._stop = Path(path), None, threading.Condition(), False
         self._thread = threading.Thread(target=self._run, daemon=True, name="state-writer"); self._thread.start()
@@ -75,23 +75,24 @@ class _StateWriter:
 # %% ../../nbs/17_live_trader.ipynb #bce174cf
 class LiveTrader:
     "The risk-gated live loop: feed → observation → policy → gate → broker, logged and resumable."
-    def __init__(self, model,                                          # SB3 model trained on the feed's layout (PPO, SAC, BC, RecurrentPPO)
-                 feed: LiveFeed,                                       # the growing feed the observations come from
-                 broker: Broker | None = None,                         # None: `PaperBroker()`
-                 gate: RiskGate | None = None,                         # None: `RiskGate(RiskLimits(), clock)`
-                 log_path: str | Path | None = None,                   # JSONL event log, appended; None: counts only
-                 state_path: str | Path | None = None,                 # state file, rewritten per bar; resumed from if it exists
-                 adapter: OnlineAdapter | None = None,                 # online fine-tuning of `model` (it then predicts)
-                 status_every: float = 2.0,                            # seconds of `clock` between status events
-                 verbose: bool = False,                                # print a status line at each status event
-                 on_status: Callable[[LiveTrader], Any] | None = None, # called at each status event, e.g. a `LivePlot`
-                 clock: Callable[[], float] = time.monotonic):         # feed silence and status time (tests: `ManualClock`)
+    def __init__(self, model,                                         # SB3 model trained on the feed's layout
+                 feed: LiveFeed,                                      # the growing feed the observations come from
+                 broker: Broker | None = None,                        # None: `PaperBroker()`
+                 gate: RiskGate | None = None,                        # None: `RiskGate(RiskLimits(), clock)`
+                 log_path: str | Path | None = None,                  # JSONL event log, appended; None: counts only
+                 state_path: str | Path | None = None,                # state file, rewritten per bar; resumed from
+                 adapter: OnlineAdapter | None = None,                # online fine-tuning of `model` (it then predicts)
+                 status_every: float = 2.0,                           # seconds of `clock` between status events
+                 verbose: bool = False,                               # print a status line at each status event
+                 on_status: Callable[[LiveTrader], Any] | None = None,  # called at each status event, e.g. `LivePlot`
+                 clock: Callable[[], float] = time.monotonic):        # feed silence, status time (tests: ManualClock)
         self.model, self.feed, self.clock = model, feed, clock
         self.broker = broker or PaperBroker()
         self.gate = gate or RiskGate(RiskLimits(), clock=clock)
         self.log, self.adapter = JsonlLog(log_path), adapter
         self.recurrent = type(model).__name__ == "RecurrentPPO"
-        self.env = TradingEnv(feed, action_type="discrete" if isinstance(model.action_space, spaces.Discrete) else "continuous")
+        discrete = isinstance(model.action_space, spaces.Discrete)
+        self.env = TradingEnv(feed, action_type="discrete" if discrete else "continuous")
         self._check_layout()
         self.account, self.day = Account(), None
         self.latencies_ms: list[float] = []
@@ -109,8 +110,9 @@ class LiveTrader:
 
     @classmethod
     def from_settings(cls, model, feed: LiveFeed, cfg: Settings, **kw) -> LiveTrader:
-        "A trader with the costs (`COMMISSION`, `SPREAD`) and risk limits (`[risk]`) of `cfg`; `kw` as `LiveTrader`, and win."
-        if not cfg.paper_trading: raise RuntimeError("PAPER_TRADING is false, but this repository has no real-exchange adapter")
+        "A trader with the costs (`COMMISSION`, `SPREAD`) and risk limits (`[risk]`) of `cfg`; `kw` as `LiveTrader`."
+        if not cfg.paper_trading:
+            raise RuntimeError("PAPER_TRADING is false, but this repository has no real-exchange adapter")
         if "broker" not in kw: kw["broker"] = PaperBroker(cfg.commission, cfg.spread)
         if "gate" not in kw: kw["gate"] = RiskGate(RiskLimits.from_settings(cfg), clock=kw.get("clock", time.monotonic))
         return cls(model, feed, **kw)
@@ -119,15 +121,17 @@ class LiveTrader:
         n = self.env.observation_space.shape[0]   # obs_dim(feed.window, feed.indicators)
         if self.recurrent: n = len(rl2_observation(np.zeros(n, np.float32), None, 0.0, True, self.env.action_space))
         if self.model.observation_space.shape != (n,):
-            raise ValueError(f"the model observes {self.model.observation_space.shape}, the live feed (window {self.feed.window}, "
-                             f"indicators {list(self.feed.indicators)}) gives ({n},): trade a model trained on this layout")
+            raise ValueError(f"the model observes {self.model.observation_space.shape}, the live feed (window "
+                             f"{self.feed.window}, indicators {list(self.feed.indicators)}) gives ({n},): "
+                             "trade a model trained on this layout")
 
 # %% ../../nbs/17_live_trader.ipynb #17f82b9a
 @patch
 def state_dict(self: LiveTrader) -> dict:
     "Everything a restarted trader needs: broker, gate, account, feed features and counters."
     return {"broker": self.broker.state_dict(), "gate": self.gate.state_dict(), "account": asdict(self.account),
-            "day": self.day, "feed": self.feed.state_dict(), "bars": self.bars, "orders": self.orders, "fills": self.fills}
+            "day": self.day, "feed": self.feed.state_dict(), "bars": self.bars, "orders": self.orders,
+            "fills": self.fills}
 
 @patch
 def _load_state(self: LiveTrader, s: dict) -> None:
@@ -160,7 +164,7 @@ def on_feed_event(self: LiveTrader, name: str, info: dict) -> None:
 # %% ../../nbs/17_live_trader.ipynb #193d5f05
 @patch
 def on_bar(self: LiveTrader, bar: Bar, received: float | None = None) -> None:
-    "One bar: fills, mark to market, observation, policy, risk gate, order, logs, state (`received`: perf_counter arrival)."
+    "One bar: fills, mark to market, observation, policy, risk gate, order, logs, state (`received`: perf_counter)."
     received = received or time.perf_counter()
     now = self.clock()
     self.check_stale(now)
@@ -191,8 +195,8 @@ def on_bar(self: LiveTrader, bar: Bar, received: float | None = None) -> None:
     self.log.write("decision", ts=bar.ts, target=target, accepted=d.accepted, reason=d.reason, size=d.size)
     self.latencies_ms.append((time.perf_counter() - received) * 1e3)
     self._prev = (obs, action)
-    self.history.append({"ts": bar.ts, "close": bar.close, "equity": self.account.equity, "position": self.broker.position,
-                         "accepted": d.accepted, "reason": d.reason})
+    self.history.append({"ts": bar.ts, "close": bar.close, "equity": self.account.equity,
+                         "position": self.broker.position, "accepted": d.accepted, "reason": d.reason})
     if self.writer: self.writer.submit(self.state_dict())
     if now - self._last_status > self.status_every:
         self._last_status = now
@@ -209,7 +213,8 @@ def _mark_to_market(self: LiveTrader, bar: Bar) -> float:
     prev_eq = self.account.equity
     self.account.equity, self.account.position = eq, self.broker.position
     self.account.peak = max(self.account.peak, eq)
-    self.log.write("bar", ts=bar.ts, close=bar.close, equity=eq, position=self.broker.position, drawdown=self.account.drawdown)
+    self.log.write("bar", ts=bar.ts, close=bar.close, equity=eq, position=self.broker.position,
+                   drawdown=self.account.drawdown)
     return (eq - prev_eq) * self.env.reward_scale
 
 @patch
@@ -224,7 +229,8 @@ def status(self: LiveTrader) -> dict:
     "Position, equity, drawdown, last bar, feed lag and rejections by reason."
     last = self.feed.last_ts
     return {"bars": self.bars, "position": self.broker.position, "equity": round(self.account.equity, 6),
-            "drawdown": round(self.account.drawdown, 6), "last_bar": None if last is None else pd.Timestamp(last, unit="ns").isoformat(),
+            "drawdown": round(self.account.drawdown, 6),
+            "last_bar": None if last is None else pd.Timestamp(last, unit="ns").isoformat(),
             "feed_lag_s": round(self.clock() - self.last_message, 3), "orders": self.orders, "fills": self.fills,
             "halted": self.gate.halted, "stale": self.gate.stale, "rejected_by_reason": dict(self.gate.rejections),
             "bars_dropped": dict(self.rejected_bars)}
@@ -233,8 +239,8 @@ def status(self: LiveTrader) -> dict:
 def status_line(self: LiveTrader) -> str:
     "`status()` in one line."
     s = self.status()
-    return (f"[{s['last_bar']}] bars {s['bars']} pos {s['position']:+.2f} equity {s['equity']:.4f} dd {s['drawdown']:.2%} "
-            f"lag {s['feed_lag_s']:.2f}s orders {s['orders']} rejected {s['rejected_by_reason']}"
+    return (f"[{s['last_bar']}] bars {s['bars']} pos {s['position']:+.2f} equity {s['equity']:.4f} "
+            f"dd {s['drawdown']:.2%} lag {s['feed_lag_s']:.2f}s orders {s['orders']} rejected {s['rejected_by_reason']}"
             + (" HALTED" if s["halted"] else "") + (" STALE" if s["stale"] else ""))
 
 @patch
