@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from .config import Settings
-from .data import DataValidationError, parse_data_filename, read_ohlcv, resample_ohlcv, synthetic_ohlcv, timeframe_minutes
+from .data import DataValidationError, data_files, parse_data_filename, read_ohlcv, resample_ohlcv, synthetic_ohlcv, timeframe_minutes
 from .env import DEFAULT_INDICATORS, DISCRETE_TARGETS, INDICATORS, HistoricalFeed, TradingEnv, obs_dim
 
 log = logging.getLogger(__name__)
@@ -53,15 +53,15 @@ def filter_tasks(tasks: list[Task], only: str | list[str] | None) -> list[Task]:
     if not kept: raise ValueError(f"No task matches {only!r}; available: {[t.name for t in tasks]}")
     return kept
 
-def discover_tasks(data_dir: str | Path,                                 # folder of <INSTRUMENT>_<TIMEFRAME>.csv files
+def discover_tasks(data_dir: str | Path,                                 # folder of <INSTRUMENT>_<TIMEFRAME>.csv/.parquet files
                    only: str | list[str] | None = None,                  # task-name globs, see `filter_tasks`
                    derived: dict[str, tuple[str, ...]] = DERIVED_TIMEFRAMES,  # native tf -> coarser tfs to add
                    min_bars: int = 100,                                  # drop tasks with fewer bars
                   ) -> list[Task]:
     "All (instrument, timeframe) tasks in `data_dir`, sorted by instrument then timeframe."
     folder = Path(data_dir)
-    files = sorted(folder.glob("*.csv"))
-    if not files: raise FileNotFoundError(f"No *.csv OHLCV files in {folder}")
+    files = data_files(folder)
+    if not files: raise FileNotFoundError(f"No *.csv or *.parquet OHLCV files in {folder}")
     found = []
     for f in files:
         instrument, native = parse_data_filename(f)
