@@ -381,6 +381,12 @@ class FeedClient:
                     async for text in ws:
                         self.handle(text, time.perf_counter())
                         if self.finished or (stop and stop.is_set()): break
+                    if stop and stop.is_set() and not self.finished:
+                        # close while dropping what is still in flight: a full receive queue would hold back the
+                        # server's closing frame until `close_timeout` (10 s)
+                        closing = asyncio.create_task(ws.close())
+                        async for _ in ws: pass
+                        await closing
             except (OSError, WebSocketException, asyncio.TimeoutError) as e:
                 self._event("disconnected", error=f"{type(e).__name__}: {e}")
             else:

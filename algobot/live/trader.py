@@ -51,9 +51,10 @@ class JsonlLog:
         return pd.DataFrame([json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()])
 
 class _StateWriter:
-    "Writes the latest state snapshot atomically in a background thread (coalescing): the loop never waits on disk."
-    def __init__(self, path: str | Path):
-        self.path, self._latest, self._cond, self._stop = Path(path), None, threading.Condition(), False
+    "Writes the latest state snapshot atomically in a background thread, at most once per `min_interval` seconds."
+    def __init__(self, path: str | Path, min_interval: float = 0.05):
+        self.path, self.min_interval, self._latest, self._cond = Path(path), min_interval, None, threading.Condition()
+        self._stop, self._stopping = False, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="state-writer"); self._thread.start()
 
     def submit(self, state: dict) -> None:
@@ -66,10 +67,12 @@ class _StateWriter:
                 state, self._latest = self._latest, None
                 if state is None and self._stop: return
             atomic_write_text(self.path, json.dumps(state))
+            self._stopping.wait(self.min_interval)  # coalesce: a fast feed does not wake this thread on every bar
 
     def close(self) -> None:
         "Write the last snapshot and stop."
         with self._cond: self._stop = True; self._cond.notify()
+        self._stopping.set()
         self._thread.join()
 
 # %% ../../nbs/17_live_trader.ipynb #bce174cf
