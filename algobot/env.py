@@ -31,12 +31,19 @@ class Indicator:
     warmup: int               # leading bars without a value (the first defined value is at this index)
     compute: Callable[[pd.DataFrame, pd.Series, dict], pd.Series] = field(repr=False)  # (ohlcv, sigma, params) -> feature
 
+    @property
+    def min_bars(self) -> int:
+        "Fewest bars pandas-ta computes it on (shorter series: no value at all)."
+        return 1 + max(self.warmup, *(int(self.params.get(k, 0)) for k in ("length", "slow")))
+
 def _atr(df, sigma, p): return ta.atr(df.high, df.low, df.close, length=p["length"]) / df.close / sigma
 def _rsi(df, sigma, p): return (ta.rsi(df.close, length=p["length"]) - 50) / 25
 def _macd(df, sigma, p):
     m = ta.macd(df.close, fast=p["fast"], slow=p["slow"], signal=p["signal"])
     return m[f"MACDh_{p['fast']}_{p['slow']}_{p['signal']}"] / df.close / sigma
-def _bbands(df, sigma, p): return 2 * ta.bbands(df.close, length=p["length"], std=p["std"]).filter(like="BBP").iloc[:, 0] - 1
+def _bbands(df, sigma, p):
+    bb = ta.bbands(df.close, length=p["length"], lower_std=p["std"], upper_std=p["std"])
+    return 2 * bb.filter(like="BBP").iloc[:, 0] - 1
 def _adx(df, sigma, p): return ta.adx(df.high, df.low, df.close, length=p["length"])[f"ADX_{p['length']}"] / 25 - 1
 
 #: The one indicator table: name -> Indicator. `compute_features` and the live `IncrementalFeatures` both read it.
@@ -70,7 +77,7 @@ def compute_features(df: pd.DataFrame, window: int = 32, indicators: Sequence[st
         feats[window - 1:, :window] = np.lib.stride_tricks.sliding_window_view(z, window)
     for j, name in enumerate(indicators):
         ind = INDICATORS[name]
-        if n > ind.warmup: feats[:, window + j] = ind.compute(df, sigma, ind.params).to_numpy(dtype=float)
+        if n >= ind.min_bars: feats[:, window + j] = ind.compute(df, sigma, ind.params).to_numpy(dtype=float)
     return np.clip(feats, -OBS_CLIP, OBS_CLIP).astype(np.float32), sigma.to_numpy()
 
 # %% ../nbs/04_env.ipynb #f7bcd8cf

@@ -7,9 +7,8 @@ from __future__ import annotations
 import copy, json, math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import learn2learn as l2l
 import numpy as np
 import pandas as pd
 import torch
@@ -22,6 +21,9 @@ from .env import TradingEnv
 from .tasks import TradingTask
 from .metrics import backtest
 from .rewards import DEFAULT_WEIGHTS, REWARD_TERMS, CombinedReward, CuriosityBonus
+
+if TYPE_CHECKING: import learn2learn as l2l  # imported where used: the policy-gradient helpers (used live) need no learn2learn
+
 
 # %% auto #0
 __all__ = ['SIGNS', 'WEIGHTS_FILE', 'POLICY_FILE', 'PolicyNet', 'Rollout', 'rollout', 'discounted_to_go', 'pg_loss', 'MetaTask',
@@ -126,6 +128,7 @@ def meta_train_policy(tasks: Sequence[MetaTask], iterations: int = 100, meta_bat
     "MAML over `tasks`: returns the meta-learned policy (wrapped) and the per-iteration query returns."
     torch.manual_seed(seed)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    import learn2learn as l2l
     maml = l2l.algorithms.MAML(PolicyNet(tasks[0].obs_dim), lr=inner_lr, first_order=first_order)
     opt = torch.optim.Adam(maml.parameters(), outer_lr)
     history = []
@@ -146,6 +149,7 @@ def meta_train_policy(tasks: Sequence[MetaTask], iterations: int = 100, meta_bat
 def adaptation_curve(init: nn.Module, task: MetaTask, steps: int = 5, inner_lr: float = 0.05, seed: int = 0) -> pd.DataFrame:
     "Test metrics after 0..`steps` adaptation steps from `init` on `task` (support episodes from its training period)."
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    import learn2learn as l2l
     learner = l2l.algorithms.MAML(copy.deepcopy(init), lr=inner_lr, first_order=True).clone()
     rows, samples = [], 0
     for k in range(steps + 1):
@@ -180,6 +184,7 @@ def meta_learn_reward_weights(tasks: Sequence[MetaTask], init: nn.Module, weight
     w0 = torch.tensor(weights, dtype=torch.float32).clamp(min=1e-4)
     rho = nn.Parameter(_inv_softplus(w0))
     opt = torch.optim.Adam([rho], outer_lr)
+    import learn2learn as l2l
     maml = l2l.algorithms.MAML(copy.deepcopy(init), lr=inner_lr, first_order=False)
     for p in maml.parameters(): p.requires_grad_(True)
     history = []
