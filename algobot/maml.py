@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, json, math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,14 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
+# learn2learn is imported where MAML is used: the policy-gradient helpers (used by the live adapter) do without it
 
 from .config import atomic_path, atomic_write_text
 from .env import TradingEnv
 from .tasks import TradingTask
 from .metrics import backtest
 from .rewards import DEFAULT_WEIGHTS, REWARD_TERMS, CombinedReward, CuriosityBonus
-
-if TYPE_CHECKING: import learn2learn as l2l  # imported where used: the policy-gradient helpers (used live) need no learn2learn
 
 
 # %% auto #0
@@ -114,7 +113,7 @@ class MetaTask:
         return backtest(lambda o: int(policy(torch.as_tensor(o)).argmax()), self.test_env).metrics
 
 # %% ../nbs/08_maml.ipynb #3f2e6ca4
-def adapt(maml: l2l.algorithms.MAML, task: MetaTask, steps: int, rng, gen, rewards_fn=None) -> nn.Module:
+def adapt(maml: nn.Module, task: MetaTask, steps: int, rng, gen, rewards_fn=None) -> nn.Module:
     "Clone the meta-parameters and take `steps` policy-gradient steps on support episodes of the task's training period."
     learner = maml.clone()
     for _ in range(steps):
@@ -124,7 +123,7 @@ def adapt(maml: l2l.algorithms.MAML, task: MetaTask, steps: int, rng, gen, rewar
 
 def meta_train_policy(tasks: Sequence[MetaTask], iterations: int = 100, meta_batch: int = 4, adapt_steps: int = 1,
                       inner_lr: float = 0.05, outer_lr: float = 1e-3, first_order: bool = False, seed: int = 0,
-                      progress: bool = True) -> tuple[l2l.algorithms.MAML, pd.DataFrame]:
+                      progress: bool = True) -> tuple[nn.Module, pd.DataFrame]:
     "MAML over `tasks`: returns the meta-learned policy (wrapped) and the per-iteration query returns."
     torch.manual_seed(seed)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
