@@ -589,6 +589,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'algobot.tasks.discover_tasks': ('tasks.html#discover_tasks', 'algobot/tasks.py'),
                                'algobot.tasks.filter_tasks': ('tasks.html#filter_tasks', 'algobot/tasks.py'),
                                'algobot.tasks.split_bounds': ('tasks.html#split_bounds', 'algobot/tasks.py'),
+                               'algobot.tasks.split_holdout': ('tasks.html#split_holdout', 'algobot/tasks.py'),
                                'algobot.tasks.synthetic_tasks': ('tasks.html#synthetic_tasks', 'algobot/tasks.py')},
             'algobot.train': { 'algobot.train.RecordEval': ('train.html#recordeval', 'algobot/train.py'),
                                'algobot.train.RecordEval.__init__': ('train.html#recordeval.__init__', 'algobot/train.py'),

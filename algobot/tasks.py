@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'DERIVED_TIMEFRAMES', 'PERIODS', 'Task', 'filter_tasks', 'discover_tasks', 'SyntheticTask', 'synthetic_tasks',
-           'split_bounds', 'chronological_split', 'TradingTask']
+           'split_holdout', 'split_bounds', 'chronological_split', 'TradingTask']
 
 # %% ../nbs/04a_tasks.ipynb #17a04489
 #: coarser timeframes derived from each native one by `discover_tasks`
@@ -87,6 +87,22 @@ class SyntheticTask:
 def synthetic_tasks(n_tasks: int, n_bars: int = 2_000, seed: int = 0, timeframe: str = "1h") -> list[SyntheticTask]:
     "`n_tasks` independent synthetic instruments, named `SYN000_1h`, `SYN001_1h`, ...; bars are made on `load()`."
     return [SyntheticTask(f"SYN{i:03d}_{timeframe}", seed * 100_003 + i, n_bars, timeframe) for i in range(n_tasks)]
+
+# %% ../nbs/04a_tasks.ipynb #c0f1a2b4
+def split_holdout(tasks: Sequence,                   # the tasks to train on, minus the held-out ones (anything with `.name`)
+                  holdout: str | None = None,        # task-name globs; None: the last task if there are >= 2; "": none
+                  available: Sequence | None = None, # where named hold-outs are looked up (default `tasks`)
+                 ) -> tuple[list, list]:
+    "(training tasks, held-out tasks). An unknown `holdout` name is an error that lists the available tasks."
+    tasks = list(tasks)
+    if not tasks: raise ValueError("no tasks to split")
+    if holdout is None: held = tasks[-1:] if len(tasks) >= 2 else []
+    elif not holdout.strip(): held = []
+    else: held = filter_tasks(list(tasks if available is None else available), holdout)
+    names = {t.name for t in held}
+    train = [t for t in tasks if t.name not in names]
+    if not train: raise ValueError(f"holding out {sorted(names)} leaves no task to train on; tasks: {[t.name for t in tasks]}")
+    return train, held
 
 # %% ../nbs/04a_tasks.ipynb #afebec76
 PERIODS = ("train", "val", "test")

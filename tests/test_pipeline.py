@@ -12,8 +12,16 @@ CLI = Path(sys.executable).parent / "algobot-pipeline"
 UNENCRYPTED_WARNING = "Kernel is running over TCP without encryption"
 
 
-def run_cli(*args, env):
-    return subprocess.run([str(CLI), "--no-progress", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+def run_cli(*args, env, timeout=600):
+    return subprocess.run([str(CLI), "--no-progress", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def printed(ipynb: Path) -> str:
+    "Everything an executed notebook printed (stream outputs)."
+    nb = nbformat.read(ipynb, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                   if o.output_type == "stream")
 
 
 def test_pipeline_labels_real_data_and_writes_reports(scratch_settings):
@@ -75,3 +83,41 @@ def test_pipeline_kernels_are_encrypted_and_quiet(scratch_settings, tmp_path):
     assert "[1/1] 01_toy: ok" in r.stdout, r.stdout
     assert UNENCRYPTED_WARNING not in r.stdout + r.stderr, r.stderr[-3000:]
     assert "kernel ok" in (tmp_path / "reports" / "01_toy.html").read_text()
+
+
+def test_pipeline_runs_every_notebook_on_one_instrument(scratch_settings, tmp_path):
+    "A new user's folder with one instrument and nothing of the bundled sample: every notebook picks its tasks from it."
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(ROOT / "historical_data" / "GOOGL_1d.csv", data / "MSFT_1d.csv")   # 2 tasks: MSFT_1d and the derived MSFT_1w
+    reports = tmp_path / "reports"
+    r = run_cli("--data-dir", str(data), "--reports-dir", str(reports), env=dict(os.environ), timeout=1800)
+    assert r.returncode == 0, r.stderr[-3000:]
+    record = json.loads((reports / "pipeline.json").read_text())
+    from algobot.pipeline import pipeline_notebooks
+    assert [n["name"] for n in record["notebooks"]] == list(pipeline_notebooks(ROOT / "nbs"))
+    assert [(n["name"], n["status"]) for n in record["notebooks"]] == [(n["name"], "ok") for n in record["notebooks"]]
+    processed = scratch_settings / "processed_data"
+    assert sorted(p.name for p in processed.glob("*.csv")) == ["MSFT_1d.csv", "MSFT_1w.csv"]
+    assert (scratch_settings / "models" / "ppo_MSFT_1d.zip").exists()            # 06_train: the first task found
+    assert "held out: ['MSFT_1w']" in printed(reports / "07_rl2.ipynb")           # RL²: the last task is held out
+    assert "fine-tuning on ['MSFT_1d', 'MSFT_1w']" in printed(reports / "12_rlhf.ipynb")
+
+
+def test_pipeline_single_task_has_no_holdout(scratch_settings, tmp_path):
+    "One weekly file is one task: fewer tasks than a chunk, nothing to hold out; RL² and MAML evaluate on its test period."
+    from algobot.data import read_ohlcv, resample_ohlcv
+    data = tmp_path / "data"
+    data.mkdir()
+    resample_ohlcv(read_ohlcv(ROOT / "historical_data" / "SP500_1d.csv"), "1w").to_csv(data / "SPX_1w.csv", index=False)
+    reports = tmp_path / "reports"
+    r = run_cli("--only", "04a_tasks,07_rl2,08_maml", "--data-dir", str(data), "--reports-dir", str(reports),
+                env=dict(os.environ))
+    assert r.returncode == 0, r.stderr[-3000:]
+    record = json.loads((reports / "pipeline.json").read_text())
+    assert [(n["name"], n["status"]) for n in record["notebooks"]] == [("04a_tasks", "ok"), ("07_rl2", "ok"), ("08_maml", "ok")]
+    rl2 = printed(reports / "07_rl2.ipynb")
+    assert "held out: none (a single task)" in rl2 and "No held-out task (the folder has a single task)" in rl2, rl2
+    chunks = sorted((scratch_settings / "models").glob("rl2_multitask_chunk_*.json"))
+    assert [json.loads(c.read_text())["tasks"] for c in chunks] == [["SPX_1w"]]   # one chunk, smaller than RL_CHUNK_SIZE
+    assert "adaptation test on SPX_1w (no held-out task" in printed(reports / "08_maml.ipynb")
