@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from .config import Settings
-from .data import DataValidationError, data_files, parse_data_filename, read_ohlcv, resample_ohlcv, synthetic_ohlcv, timeframe_minutes
+from .data import data_files, parse_data_filename, read_ohlcv, resample_ohlcv, synthetic_ohlcv, timeframe_minutes
 from .env import DEFAULT_INDICATORS, DISCRETE_TARGETS, INDICATORS, HistoricalFeed, TradingEnv, obs_dim
 
 log = logging.getLogger(__name__)
