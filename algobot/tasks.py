@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'DERIVED_TIMEFRAMES', 'PERIODS', 'Task', 'filter_tasks', 'discover_tasks', 'SyntheticTask', 'synthetic_tasks',
-           'split_holdout', 'split_bounds', 'chronological_split', 'TradingTask']
+           'split_holdout', 'split_bounds', 'chronological_split', 'TradingTask', 'walk_forward_bounds', 'FoldTask']
 
 # %% ../nbs/04a_tasks.ipynb #17a04489
 #: coarser timeframes derived from each native one by `discover_tasks`
@@ -208,3 +208,63 @@ class TradingTask:
         return cls(source, **kw)
 
     def __repr__(self) -> str: return f"TradingTask({self.name}, window={self.window}, indicators={self.indicators}, {self.action_type})"
+
+# %% ../nbs/04a_tasks.ipynb #27ae2dfe
+from fastcore.basics import patch
+
+def walk_forward_bounds(n_bars: int,                  # rows in the series
+                        n_folds: int = 4,             # folds; their test blocks tile the end of the series
+                        val_frac: float = 0.1,        # validation block, as a fraction of `n_bars`
+                        test_frac: float = 0.1,       # each fold's test block, as a fraction of `n_bars`
+                        embargo: int = 0,             # bars left out before each validation and each test block
+                        train_bars: int | None = None, # None: expanding train window from bar 0; else at most this many bars
+                       ) -> list[dict[str, tuple[int, int]]]:
+    "Rolling-origin folds: row ranges [start, stop) of each fold's train, val and test periods, `embargo` bars apart."
+    if n_folds < 1: raise ValueError(f"n_folds must be >= 1, got {n_folds}")
+    if not (0 < val_frac and 0 < test_frac and val_frac + n_folds * test_frac < 1):
+        raise ValueError(f"need 0 < val_frac, 0 < test_frac and val_frac + n_folds * test_frac < 1; "
+                         f"got val_frac={val_frac}, test_frac={test_frac}, n_folds={n_folds}")
+    if embargo < 0: raise ValueError(f"embargo must be >= 0, got {embargo}")
+    if train_bars is not None and train_bars < 2: raise ValueError(f"train_bars must be None or >= 2, got {train_bars}")
+    n_test, n_val = int(n_bars * test_frac), int(n_bars * val_frac)
+    if min(n_test, n_val) < 2:
+        raise ValueError(f"{n_bars} bars are too few: test blocks of {n_test} and validation blocks of {n_val} bars (need >= 2)")
+    folds = []
+    for k in range(n_folds):
+        test = (n_bars - (n_folds - k) * n_test, n_bars - (n_folds - k - 1) * n_test)
+        val = (test[0] - embargo - n_val, test[0] - embargo)
+        train = (0 if train_bars is None else max(0, val[0] - embargo - train_bars), val[0] - embargo)
+        if train[1] - train[0] < 2:
+            raise ValueError(f"{n_bars} bars are too few for {n_folds} folds with embargo {embargo}: fold {k} keeps "
+                             f"{max(0, train[1] - train[0])} training bars")
+        folds.append(dict(zip(PERIODS, (train, val, test))))
+    return folds
+
+class FoldTask(TradingTask):
+    "One walk-forward fold of a `TradingTask`: the same source, settings, bars and features, with the fold's periods."
+    def __init__(self, task: TradingTask, fold_index: int, periods: dict[str, tuple[int, int]]):
+        vars(self).update(vars(task))
+        self.base, self.fold_index, self._periods = task, int(fold_index), dict(periods)
+
+    @property
+    def periods(self) -> dict[str, tuple[int, int]]: return dict(self._periods)
+    @property
+    def df(self) -> pd.DataFrame: return self.base.df
+    @property
+    def feed(self) -> HistoricalFeed: return self.base.feed
+    def release(self) -> None: self.base.release()
+    def __repr__(self) -> str: return f"FoldTask({self.name}, fold {self.fold_index}, {self._periods})"
+
+@patch
+def fold(self: TradingTask, k: int,            # which fold, 0 = the earliest
+         n_folds: int = 4, val_frac: float = 0.1, test_frac: float = 0.1, embargo: int = 0,  # see `walk_forward_bounds`
+         train_bars: int | None = None) -> FoldTask:
+    "A view of this task with walk-forward fold `k`'s periods (sharing its bars and feed): `make_env(period)` per fold."
+    base = self.base if isinstance(self, FoldTask) else self
+    folds = walk_forward_bounds(len(base.df), n_folds, val_frac, test_frac, embargo, train_bars)
+    if not 0 <= k < n_folds: raise ValueError(f"fold k must be in [0, {n_folds}), got {k}")
+    train = folds[k]["train"]
+    if train[1] - max(train[0], base.feed.first_valid) < 2:
+        raise ValueError(f"{base.name}: fold {k}'s train period {train} ends before the features are defined "
+                         f"(bar {base.feed.first_valid}: window + indicator warm-up)")
+    return FoldTask(base, k, folds[k])
