@@ -295,32 +295,36 @@ def verdict(summary: pd.DataFrame, benchmark: str = "buy_and_hold", level: float
     return " ".join(out)
 
 # %% ../nbs/18_study.ipynb #0d4a000f
-def plot_equity_fan(leaderboard: Leaderboard, contestants: Sequence[str] | None = None, cols: int = 3):
-    "Equity curves of every (task, fold, seed) result per contestant, from 1 at each test period's start; median and 10–90% band."
+def plot_equity_fan(leaderboard: Leaderboard, contestants: Sequence[str] | None = None, cols: int = 3, points: int = 200):
+    "Equity of every (task, fold, seed) result per contestant over its test period (time as a fraction); median, 10–90% band."
     frame = leaderboard.frame()
     names = list(contestants or dict.fromkeys(frame.contestant))
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), sharey=True, squeeze=False)
+    grid_x = np.linspace(0, 1, points)
     for ax, c in zip(axes.flat, names):
-        curves = [np.r_[1.0, np.cumprod(1 + leaderboard.returns(_key(r)).to_numpy())] for _, r in frame[frame.contestant == c].iterrows()]
-        grid = np.full((len(curves), max(map(len, curves))), np.nan)
-        for i, e in enumerate(curves): grid[i, :len(e)] = e; ax.plot(e, color="grey", lw=0.5, alpha=0.5)
-        lo, med, hi = np.nanquantile(grid, [0.1, 0.5, 0.9], axis=0)
-        ax.fill_between(np.arange(grid.shape[1]), lo, hi, alpha=0.3); ax.plot(med, lw=1.5)
-        ax.axhline(1, color="k", lw=0.5); ax.set_title(c, fontsize=9); ax.tick_params(labelsize=7)
+        curves = []
+        for _, r in frame[frame.contestant == c].iterrows():
+            e = np.r_[1.0, np.cumprod(1 + leaderboard.returns(_key(r)).to_numpy())]
+            curves.append(np.interp(grid_x, np.linspace(0, 1, len(e)), e))
+            ax.plot(grid_x, curves[-1], color="grey", lw=0.5, alpha=0.5)
+        lo, med, hi = np.quantile(curves, [0.1, 0.5, 0.9], axis=0)
+        ax.fill_between(grid_x, lo, hi, alpha=0.3); ax.plot(grid_x, med, lw=1.5)
+        ax.axhline(1, color="k", lw=0.5); ax.set_title(f"{c} ({len(curves)} results)", fontsize=9); ax.tick_params(labelsize=7)
     for ax in axes.flat[len(names):]: ax.axis("off")
-    fig.supxlabel("bars into the test period", fontsize=8); fig.supylabel("equity", fontsize=8); fig.tight_layout()
+    fig.supxlabel("fraction of the test period", fontsize=8); fig.supylabel("equity", fontsize=8); fig.tight_layout()
     return fig
 
-def plot_excess_heatmap(frame: pd.DataFrame, benchmark: str = "buy_and_hold", ax=None):
-    "Mean Sharpe minus the benchmark's, per contestant and task (folds and seeds averaged)."
+def plot_excess_heatmap(frame: pd.DataFrame, benchmark: str = "buy_and_hold", apart: Sequence[str] = ("oracle",), ax=None):
+    "Mean Sharpe minus the benchmark's, per contestant (but those `apart`) and task (folds and seeds averaged)."
     m = frame.groupby(["contestant", "task"]).sharpe.mean().unstack()
-    m = (m - m.loc[benchmark]).drop(index=benchmark)
+    m = (m - m.loc[benchmark]).drop(index=[benchmark, *[a for a in apart if a in m.index]])
     ax = ax or plt.subplots(figsize=(1.2 * m.shape[1] + 3, 0.45 * m.shape[0] + 1.2))[1]
     lim = np.nanmax(np.abs(m.to_numpy())) or 1.0
     im = ax.imshow(m.to_numpy(), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(m.shape[1]), m.columns, fontsize=8); ax.set_yticks(range(m.shape[0]), m.index, fontsize=8)
-    for (i, j), v in np.ndenumerate(m.to_numpy()): ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=7)
+    for (i, j), v in np.ndenumerate(m.to_numpy()):
+        ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=7, color="white" if abs(v) > lim / 2 else "black")
     plt.colorbar(im, ax=ax, label=f"Sharpe − {benchmark}"); ax.set_title(f"Sharpe minus {benchmark}, per task", fontsize=9)
     return ax
 
