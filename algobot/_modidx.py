@@ -572,6 +572,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'algobot.study.Leaderboard.frame': ('study.html#leaderboard.frame', 'algobot/study.py'),
                                'algobot.study.Leaderboard.has': ('study.html#leaderboard.has', 'algobot/study.py'),
                                'algobot.study.Leaderboard.returns': ('study.html#leaderboard.returns', 'algobot/study.py'),
+                               'algobot.study.Leaderboard.row': ('study.html#leaderboard.row', 'algobot/study.py'),
                                'algobot.study._action': ('study.html#_action', 'algobot/study.py'),
                                'algobot.study._constant': ('study.html#_constant', 'algobot/study.py'),
                                'algobot.study._key': ('study.html#_key', 'algobot/study.py'),

@@ -172,6 +172,12 @@ class Leaderboard:
     def __len__(self) -> int: return len(self._rows)
     def has(self, key: tuple) -> bool: return _key(dict(zip(KEY, key))) in self._keys
 
+    def row(self, key: tuple) -> dict[str, Any]:
+        "The stored result `key` = (contestant, task, seed, fold)."
+        k = _key(dict(zip(KEY, key)))
+        if k not in self._keys: raise KeyError(f"{k} is not in {self.path}")
+        return next(r for r in self._rows if _key(r) == k)
+
     def _returns_path(self, key) -> Path:
         c, t, s, f = _key(dict(zip(KEY, key)))
         return self.returns_dir / re.sub(r"[^\w.-]", "_", f"{c}__{t}__seed{s}__fold{f}.csv")
@@ -208,12 +214,20 @@ def run_study(contestants: dict[str, Contestant],   # name -> contestant, e.g. `
              ) -> pd.DataFrame:
     "Evaluate every contestant on every fold's test period of every task and seed; return the leaderboard's frame."
     for task in tasks:
+        setup = {"n_folds": n_folds, "val_frac": val_frac, "test_frac": test_frac, "embargo": embargo,
+                 "commission": task.commission, "spread": task.spread}
         for k in range(n_folds):
             fold = task.fold(k, n_folds, val_frac, test_frac, embargo)
             for name, contestant in contestants.items():
                 for seed in seeds:
-                    if leaderboard.has((name, task.name, seed, k)): continue
-                    leaderboard.add(*_result(name, fold, seed, evaluate(contestant, fold, seed)))
+                    key = (name, task.name, seed, k)
+                    if leaderboard.has(key):   # done before: only if with the same folds and costs
+                        old = {f: leaderboard.row(key).get(f) for f in setup}
+                        if old != setup: raise ValueError(f"{leaderboard.path} holds {key} made with {old}, not {setup}: "
+                                                          "use another leaderboard path")
+                        continue
+                    row, returns = _result(name, fold, seed, evaluate(contestant, fold, seed))
+                    leaderboard.add({**row, **setup}, returns)
     return leaderboard.frame()
 
 # %% ../nbs/18_study.ipynb #ef2fbb2b
