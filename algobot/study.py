@@ -67,7 +67,8 @@ def _oracle(task, env, seed=0, atr_length=14, rr=2.0, horizon=None):
 def baselines(fast: int = 20, slow: int = 50,      # moving-average crossover windows (bars)
               lookback: int = 50,                  # time-series momentum: sign of the trailing `lookback`-bar return
               oracle: bool = True,                 # add the ATR-label oracle (perfect foresight)
-              atr_length: int = 14, rr: float = 2.0, horizon: int | None = None,  # the oracle's labels (ATR_LENGTH, RR, LABEL_HORIZON)
+              atr_length: int = 14, rr: float = 2.0,  # the oracle's ATR barriers (ATR_LENGTH, RR)
+              horizon: int | None = None,             # the oracle's look-ahead (LABEL_HORIZON); None: to the end
              ) -> dict[str, Contestant]:
     "The baseline contestants by name: buy_and_hold, flat, random, sma_crossover, momentum and (apart, a ceiling) oracle."
     if not 0 < fast < slow: raise ValueError(f"need 0 < fast < slow, got fast={fast}, slow={slow}")
@@ -287,13 +288,15 @@ def verdict(summary: pd.DataFrame, benchmark: str = "buy_and_hold", level: float
     "A short paragraph generated from `summarize`'s numbers."
     s, ctx = summary, summary[~summary.apart]
     pct = f"{level:.0%}"
-    fmt = lambda c: f"{c} (excess Sharpe {s.excess_sharpe[c]:+.2f}, {pct} CI [{s.excess_lo[c]:+.2f}, {s.excess_hi[c]:+.2f}], PSR {s.psr[c]:.2f})"
+    fmt = lambda c: (f"{c} (excess Sharpe {s.excess_sharpe[c]:+.2f}, {pct} CI [{s.excess_lo[c]:+.2f}, "
+                     f"{s.excess_hi[c]:+.2f}], PSR {s.psr[c]:.2f})")
     names = lambda cs: ", ".join(fmt(c) for c in cs) if len(cs) else ""
     others = ctx.drop(index=benchmark, errors="ignore")
     beat, worse = others.index[others.excess_lo > 0], others.index[others.excess_hi < 0]
     sure, deflated = others.index[others.psr > threshold], others.index[others.dsr > threshold]
     out = [f"Over {int(s.tasks.max())} task(s) × {int(s.folds.max())} walk-forward fold(s), {benchmark} has a mean "
-           f"annualised Sharpe of {s.sharpe[benchmark]:.2f} ({pct} CI [{s.sharpe_lo[benchmark]:.2f}, {s.sharpe_hi[benchmark]:.2f}])."]
+           f"annualised Sharpe of {s.sharpe[benchmark]:.2f} "
+           f"({pct} CI [{s.sharpe_lo[benchmark]:.2f}, {s.sharpe_hi[benchmark]:.2f}])."]
     out.append(f"Beat {benchmark} with the {pct} CI of the excess Sharpe above zero: {names(beat)}." if len(beat) else
                f"No contestant beat {benchmark} with the {pct} CI of its excess Sharpe above zero.")
     out.append(f"PSR against {benchmark} above {threshold}: {', '.join(sure)}." if len(sure) else
