@@ -103,7 +103,7 @@ def _as_tasks(tasks: Sequence) -> list[TradingTask]:
 
 def make_trial_vec_env(tasks: Sequence[TradingTask],  # the tasks trials sample from
                        episodes_per_trial: int = 2,    # episodes per trial (the LSTM state persists across them)
-                       n_envs: int = 16,               # trial environments stepped together (the LSTM forward is batched)
+                       n_envs: int = 16,               # trial environments stepped together (batched LSTM forward)
                        seed: int = 0,
                        max_episode_steps: int = 128,   # episode length inside a trial
                       ) -> DummyVecEnv:
@@ -116,7 +116,8 @@ def make_trial_vec_env(tasks: Sequence[TradingTask],  # the tasks trials sample 
     venv.seed(seed)
     return venv
 
-RL2_DEFAULTS = dict(n_steps=32, batch_size=256, n_epochs=4,  # per env: a rollout of 32 x 16 envs = 512 steps learning_rate=3e-4, ent_coef=0.01, gamma=0.99,
+# n_steps per env: a rollout of 32 x 16 envs = 512 steps
+RL2_DEFAULTS = dict(n_steps=32, batch_size=256, n_epochs=4, learning_rate=3e-4, ent_coef=0.01, gamma=0.99,
                     policy_kwargs={"lstm_hidden_size": 64, "net_arch": [64], "shared_lstm": False})
 
 # %% ../nbs/07_rl2.ipynb #3a7d74a9

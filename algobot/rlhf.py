@@ -147,7 +147,7 @@ def rlhf_finetune(task: TradingTask,                          # the task; fine-t
                   total_steps: int = 10_000,
                   ranges: PerturbationRanges = PerturbationRanges(),
                   seed: int = 0,
-                  n_envs: int = 8,                            # randomised envs stepped together (one adversary, one reward copy each)
+                  n_envs: int = 8,                            # randomised envs stepped together (shared adversary)
                   progress_bar: bool = False) -> RLHFResult:
     "PPO fine-tuning of a BC checkpoint on the combined reward, on the training period, under domain randomisation."
     from algobot.reward_model import RewardModel
@@ -157,7 +157,7 @@ def rlhf_finetune(task: TradingTask,                          # the task; fine-t
                             reward_model=RewardModel.load(reward_model_path) if reward_model_path else None)
     adversary = WorstCaseAdversary(ranges, seed=seed)
     feeds = perturbed_feeds(task, ranges.vol_scales)
-    rewards = [reward] + [reward_for_env(reward) for _ in range(n_envs - 1)]  # own CVaR history; shared R(s,a), curiosity
+    rewards = [reward] + [reward_for_env(reward) for _ in range(n_envs - 1)]  # own CVaR; shared R(s,a)
     env = DummyVecEnv([lambda r=r: Monitor(DomainRandomizedEnv(task, "train", adversary, r, feeds)) for r in rewards])
     ppo = default_algo_kwargs("ppo", total_steps, n_envs)   # the BC checkpoint's rollout is for one env
     rollout = {k: ppo[k] for k in ("n_steps", "batch_size")} if n_envs > 1 else None
@@ -165,6 +165,7 @@ def rlhf_finetune(task: TradingTask,                          # the task; fine-t
     model.set_random_seed(seed)
     model.learn(total_steps, progress_bar=progress_bar, reset_num_timesteps=True)
     path = save_model(model, save_to, {"algo": "ppo", "kind": "rlhf", "weights": list(weights), "bc": str(bc_path),
-                                       "reward_model": str(reward_model_path), "total_steps": total_steps, "seed": seed, "n_envs": n_envs,
+                                       "reward_model": str(reward_model_path), "total_steps": total_steps, "seed": seed,
+                                       "n_envs": n_envs,
                                        "ranges": asdict(ranges), "task": task.spec()})
     return RLHFResult(model, path, adversary, tuple(weights), pd.DataFrame(adversary.history))

@@ -122,7 +122,8 @@ def chronological_split(df: pd.DataFrame, train: float = 0.7, val: float = 0.15)
 
 # %% ../nbs/04a_tasks.ipynb #6781045c
 _ENV_FIELDS = ("window", "indicators", "splits", "action_type", "commission", "spread", "max_episode_steps")
-_VEC_OVERRIDES = {"action_type", "commission", "spread", "max_episode_steps", "reward_scale", "bust_equity"}  # TradingVecEnv's
+# the TradingEnv arguments TradingVecEnv takes too
+_VEC_OVERRIDES = {"action_type", "commission", "spread", "max_episode_steps", "reward_scale", "bust_equity"}
 
 class TradingTask:
     "A task prepared for RL: bars and features (loaded on first use), chronological periods, observation layout, environments."
@@ -199,7 +200,7 @@ class TradingTask:
     def make_vec_env(self, period: str = "train",   # the period the (random) episodes stay in
                      n_envs: int = 8,               # episodes stepped together
                      seed: int = 0,                 # seed of the episode starts
-                     reward_fn: RewardFunction | None = None,  # None: BaseReward(); each env gets `reward_for_env(reward_fn)`
+                     reward_fn: RewardFunction | None = None,  # None: BaseReward(); a copy per env
                      **overrides) -> VecEnv:        # TradingEnv arguments, as `make_env`
         """`n_envs` random-episode environments in one period, as an SB3 VecEnv with episode statistics (VecMonitor).
         The base reward steps them together with numpy (`TradingVecEnv`); another reward, or an override TradingVecEnv
@@ -214,7 +215,7 @@ class TradingTask:
             venv = TradingVecEnv(self.feed, n_envs, span=self.periods[period], lambda_cost=r.lambda_cost,
                                  mu_drawdown=r.mu_drawdown, seed=seed, **kw)
         else:
-            rewards = [reward_fn] + [reward_for_env(reward_fn) for _ in range(n_envs - 1)] if reward_fn else [None] * n_envs
+            rewards = [reward_fn] + [reward_for_env(reward_fn) for _ in range(n_envs - 1)]
             make = lambda r: (lambda: self.make_env(period, episode="random", reward_fn=r, **overrides))
             venv = DummyVecEnv([make(r) for r in rewards])
             venv.seed(seed)
