@@ -309,6 +309,7 @@ class TradingVecEnv(VecEnv):
                  lambda_cost: float = 1.0, mu_drawdown: float = 0.1,              # the base reward's λ and μ
                  reward_scale: float = REWARD_SCALE, bust_equity: float = 0.5,     # as TradingEnv
                  seed: int | None = None):             # seed of the episode starts
+        if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
         self.single = TradingEnv(data, action_type, window, indicators, commission, spread, max_episode_steps, span=span,
                                  reward_fn=BaseReward(lambda_cost, mu_drawdown))
         super().__init__(n_envs, self.single.observation_space, self.single.action_space)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_rewards.ipynb #384a5997
 from __future__ import annotations
-import math
+import copy, math
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -18,7 +18,7 @@ from .config import Settings
 # %% auto #0
 __all__ = ['REWARD_TERMS', 'DEFAULT_WEIGHTS', 'Transition', 'make_transition', 'RewardFunction', 'drawdown_penalty', 'BaseReward',
            'r_pnl', 'cvar', 'CVaRRisk', 'DrawdownRisk', 'zero_reward_model', 'CuriosityBonus', 'penalty', 'combine',
-           'CombinedReward']
+           'CombinedReward', 'reward_for_env']
 
 # %% ../nbs/03_rewards.ipynb #7b8b70a4
 @dataclass(slots=True)
@@ -206,4 +206,14 @@ class CombinedReward:
         self.risk.reset()
         if self.curiosity is not None: self.curiosity.reset()
 
+    def fork(self) -> "CombinedReward":
+        "A copy for one more environment: its own risk history (episode state); the same R(s,a) and curiosity model."
+        twin = copy.copy(self)
+        twin.risk = copy.deepcopy(self.risk)
+        return twin
+
     def __repr__(self) -> str: return f"CombinedReward(weights={self.weights})"
+
+def reward_for_env(reward_fn: RewardFunction) -> RewardFunction:
+    "The reward of one more parallel environment: `reward_fn.fork()` if it has one, else a deep copy (nothing shared)."
+    return reward_fn.fork() if hasattr(reward_fn, "fork") else copy.deepcopy(reward_fn)

@@ -103,11 +103,12 @@ def _as_tasks(tasks: Sequence) -> list[TradingTask]:
 
 def make_trial_vec_env(tasks: Sequence[TradingTask],  # the tasks trials sample from
                        episodes_per_trial: int = 2,    # episodes per trial (the LSTM state persists across them)
-                       n_envs: int = 2,                # parallel trial environments
+                       n_envs: int = 16,               # trial environments stepped together (batched LSTM forward)
                        seed: int = 0,
                        max_episode_steps: int = 128,   # episode length inside a trial
                       ) -> DummyVecEnv:
     "`n_envs` RL² trial environments; each has its own task envs (sharing the tasks' feeds) and samples its own tasks."
+    if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
     def make():
         envs = [t.make_env("train", max_episode_steps=max_episode_steps) for t in tasks]
         return RL2Wrapper(TrialEnv(envs, [t.name for t in tasks], episodes_per_trial))
@@ -115,7 +116,8 @@ def make_trial_vec_env(tasks: Sequence[TradingTask],  # the tasks trials sample 
     venv.seed(seed)
     return venv
 
-RL2_DEFAULTS = dict(n_steps=128, batch_size=128, n_epochs=4, learning_rate=3e-4, ent_coef=0.01, gamma=0.99,
+# n_steps per env: a rollout of 32 x 16 envs = 512 steps
+RL2_DEFAULTS = dict(n_steps=32, batch_size=256, n_epochs=4, learning_rate=3e-4, ent_coef=0.01, gamma=0.99,
                     policy_kwargs={"lstm_hidden_size": 64, "net_arch": [64], "shared_lstm": False})
 
 # %% ../nbs/07_rl2.ipynb #3a7d74a9
@@ -209,7 +211,7 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
                       restart: bool = False,               # retrain every chunk, ignoring checkpoints
                       episodes_per_trial: int = 2,
                       max_episode_steps: int = 128,
-                      n_envs: int = 2,
+                      n_envs: int = 16,                    # trial environments stepped together
                       progress_bar: bool = True,
                       algo_kwargs: dict[str, Any] | None = None,  # RecurrentPPO keywords over RL2_DEFAULTS
                      ) -> list[ChunkRecord]:

@@ -16,13 +16,13 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from .env import rescale_volatility
-from .rewards import DEFAULT_WEIGHTS, CombinedReward, CuriosityBonus
+from .env import HistoricalFeed, rescale_volatility
+from .rewards import DEFAULT_WEIGHTS, CombinedReward, CuriosityBonus, reward_for_env
 from .tasks import TradingTask
 
 # %% auto #0
-__all__ = ['PerturbationRanges', 'Perturbation', 'WorstCaseAdversary', 'DomainRandomizedEnv', 'RLHFResult', 'reward_weights',
-           'rlhf_finetune']
+__all__ = ['PerturbationRanges', 'Perturbation', 'WorstCaseAdversary', 'perturbed_feeds', 'DomainRandomizedEnv', 'RLHFResult',
+           'reward_weights', 'rlhf_finetune']
 
 # %% ../nbs/12_rlhf.ipynb #6d19b934
 @dataclass(frozen=True)
@@ -78,6 +78,11 @@ class WorstCaseAdversary:
             self.pool = dict(worst)
 
 # %% ../nbs/12_rlhf.ipynb #9856a05b
+def perturbed_feeds(task: TradingTask, vol_scales: Sequence[float]) -> dict[float, HistoricalFeed]:
+    "The task's feed with its returns' volatility rescaled by each factor (computed once, shared by parallel envs)."
+    return {s: task.feed if s == 1.0 else HistoricalFeed(rescale_volatility(task.df, s), task.window, task.indicators)
+            for s in vol_scales}
+
 class DomainRandomizedEnv(gym.Env):
     "TradingEnv episodes under adversarially chosen volatility, spread and liquidity perturbations."
     metadata = {"render_modes": []}
@@ -86,11 +91,12 @@ class DomainRandomizedEnv(gym.Env):
                  period: str = "train",                     # the period episodes stay in
                  adversary: WorstCaseAdversary | None = None,  # None: WorstCaseAdversary() with default ranges
                  reward_fn=None,                            # shared by every perturbed env; None: BaseReward
+                 feeds: dict[float, HistoricalFeed] | None = None,  # `perturbed_feeds` (None: computed here)
                  **env_kwargs):                             # further TradingEnv arguments (e.g. max_episode_steps)
         self.adversary = adversary or WorstCaseAdversary()
+        feeds = feeds or perturbed_feeds(task, self.adversary.ranges.vol_scales)
         kw = {"reward_fn": reward_fn, **env_kwargs}
-        self.envs = {s: task.make_env(period, data=rescale_volatility(task.df, s) if s != 1.0 else None, **kw)
-                     for s in self.adversary.ranges.vol_scales}
+        self.envs = {s: task.make_env(period, data=feeds[s], **kw) for s in self.adversary.ranges.vol_scales}
         first = next(iter(self.envs.values()))
         self.observation_space, self.action_space = first.observation_space, first.action_space
         self.env, self.perturbation, self.episode_return = first, None, 0.0
@@ -141,18 +147,25 @@ def rlhf_finetune(task: TradingTask,                          # the task; fine-t
                   total_steps: int = 10_000,
                   ranges: PerturbationRanges = PerturbationRanges(),
                   seed: int = 0,
+                  n_envs: int = 8,                            # randomised envs stepped together (shared adversary)
                   progress_bar: bool = False) -> RLHFResult:
     "PPO fine-tuning of a BC checkpoint on the combined reward, on the training period, under domain randomisation."
     from algobot.reward_model import RewardModel
-    from algobot.train import save_model
+    from algobot.train import default_algo_kwargs, save_model
+    if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
     reward = CombinedReward(weights=weights, curiosity=CuriosityBonus(task.obs_dim, seed=seed),
                             reward_model=RewardModel.load(reward_model_path) if reward_model_path else None)
     adversary = WorstCaseAdversary(ranges, seed=seed)
-    env = DummyVecEnv([lambda: Monitor(DomainRandomizedEnv(task, "train", adversary=adversary, reward_fn=reward))])
-    model = PPO.load(bc_path, env=env, device="cpu")
+    feeds = perturbed_feeds(task, ranges.vol_scales)
+    rewards = [reward] + [reward_for_env(reward) for _ in range(n_envs - 1)]  # own CVaR; shared R(s,a)
+    env = DummyVecEnv([lambda r=r: Monitor(DomainRandomizedEnv(task, "train", adversary, r, feeds)) for r in rewards])
+    ppo = default_algo_kwargs("ppo", total_steps, n_envs)   # the BC checkpoint's rollout is for one env
+    rollout = {k: ppo[k] for k in ("n_steps", "batch_size")} if n_envs > 1 else None
+    model = PPO.load(bc_path, env=env, device="cpu", custom_objects=rollout)
     model.set_random_seed(seed)
     model.learn(total_steps, progress_bar=progress_bar, reset_num_timesteps=True)
     path = save_model(model, save_to, {"algo": "ppo", "kind": "rlhf", "weights": list(weights), "bc": str(bc_path),
                                        "reward_model": str(reward_model_path), "total_steps": total_steps, "seed": seed,
+                                       "n_envs": n_envs,
                                        "ranges": asdict(ranges), "task": task.spec()})
     return RLHFResult(model, path, adversary, tuple(weights), pd.DataFrame(adversary.history))

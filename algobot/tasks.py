@@ -13,7 +13,9 @@ import pandas as pd
 
 from .config import Settings
 from .data import data_files, parse_data_filename, read_ohlcv, resample_ohlcv, synthetic_ohlcv, timeframe_minutes
-from .env import DEFAULT_INDICATORS, DISCRETE_TARGETS, INDICATORS, HistoricalFeed, TradingEnv, obs_dim
+from .env import DEFAULT_INDICATORS, DISCRETE_TARGETS, INDICATORS, HistoricalFeed, TradingEnv, TradingVecEnv, obs_dim
+from .rewards import BaseReward, RewardFunction, reward_for_env
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,8 @@ def chronological_split(df: pd.DataFrame, train: float = 0.7, val: float = 0.15)
 
 # %% ../nbs/04a_tasks.ipynb #6781045c
 _ENV_FIELDS = ("window", "indicators", "splits", "action_type", "commission", "spread", "max_episode_steps")
+# the TradingEnv arguments TradingVecEnv takes too
+_VEC_OVERRIDES = {"action_type", "commission", "spread", "max_episode_steps", "reward_scale", "bust_equity"}
 
 class TradingTask:
     "A task prepared for RL: bars and features (loaded on first use), chronological periods, observation layout, environments."
@@ -192,6 +196,30 @@ class TradingTask:
                   max_episode_steps=self.max_episode_steps, span=self.periods[period],
                   episode="random" if period == "train" else "full")
         return TradingEnv(self.feed if data is None else data, **{**kw, **overrides})
+
+    def make_vec_env(self, period: str = "train",   # the period the (random) episodes stay in
+                     n_envs: int = 8,               # episodes stepped together
+                     seed: int = 0,                 # seed of the episode starts
+                     reward_fn: RewardFunction | None = None,  # None: BaseReward(); a copy per env
+                     **overrides) -> VecEnv:        # TradingEnv arguments, as `make_env`
+        """`n_envs` random-episode environments in one period, as an SB3 VecEnv with episode statistics (VecMonitor).
+        The base reward steps them together with numpy (`TradingVecEnv`); another reward, or an override TradingVecEnv
+        lacks, gives `n_envs` TradingEnvs (the first with `reward_fn` itself); `n_envs=1` is one TradingEnv."""
+        if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+        if period not in PERIODS: raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
+        base = reward_fn is None or type(reward_fn) is BaseReward
+        if n_envs > 1 and base and overrides.keys() <= _VEC_OVERRIDES:
+            r = reward_fn or BaseReward()
+            kw = {**dict(action_type=self.action_type, commission=self.commission, spread=self.spread,
+                         max_episode_steps=self.max_episode_steps), **overrides}
+            venv = TradingVecEnv(self.feed, n_envs, span=self.periods[period], lambda_cost=r.lambda_cost,
+                                 mu_drawdown=r.mu_drawdown, seed=seed, **kw)
+        else:
+            rewards = [reward_fn] + [reward_for_env(reward_fn) for _ in range(n_envs - 1)]
+            make = lambda r: (lambda: self.make_env(period, episode="random", reward_fn=r, **overrides))
+            venv = DummyVecEnv([make(r) for r in rewards])
+            venv.seed(seed)
+        return VecMonitor(venv)
 
     def spec(self) -> dict[str, Any]:
         "JSON-able description (stored beside checkpoints); `from_spec` rebuilds the task."

@@ -16,27 +16,29 @@ from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv
 
 from .config import atomic_path, atomic_write_text
 from .tasks import TradingTask
 from .metrics import Backtest, backtest, buy_and_hold
 
 # %% auto #0
-__all__ = ['ALGOS', 'DEFAULT_ACTION_TYPE', 'default_algo_kwargs', 'save_model', 'load_model', 'SaveOnBest', 'RecordEval',
-           'TrainResult', 'train']
+__all__ = ['ALGOS', 'DEFAULT_ACTION_TYPE', 'default_algo_kwargs', 'save_model', 'load_model', 'SaveOnBest', 'RecordEpisodes',
+           'RecordEval', 'TrainResult', 'train']
 
 # %% ../nbs/06_train.ipynb #c406ae95
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "tqc": TQC}
 DEFAULT_ACTION_TYPE = {"ppo": "discrete", "sac": "continuous", "tqc": "continuous"}
 
-def default_algo_kwargs(algo: str, total_steps: int) -> dict[str, Any]:
-    "Hyper-parameters used unless overridden."
+def default_algo_kwargs(algo: str, total_steps: int, n_envs: int = 1) -> dict[str, Any]:
+    "Hyper-parameters used unless overridden, for `n_envs` environments stepped together."
     net = {"net_arch": [64, 64]}
-    if algo == "ppo":
-        return {"n_steps": 256, "batch_size": 64, "n_epochs": 4, "learning_rate": 3e-4, "ent_coef": 0.01, "policy_kwargs": net}
+    if algo == "ppo":  # a rollout of n_steps x n_envs steps, 4 minibatches an epoch
+        rollout = 256 if n_envs == 1 else max(16, 512 // n_envs) * n_envs
+        return {"n_steps": rollout // n_envs, "batch_size": 64 if n_envs == 1 else rollout // 4, "n_epochs": 4,
+                "learning_rate": 3e-4, "ent_coef": 0.01, "policy_kwargs": net}
     off_policy = {"learning_starts": min(256, total_steps // 4), "batch_size": 128, "buffer_size": max(total_steps, 1_000),
-                  "learning_rate": 3e-4, "policy_kwargs": net}
+                  "learning_rate": 3e-4, "policy_kwargs": net,
+                  "gradient_steps": -1}  # a gradient step per transition, however many environments
     if algo == "tqc": off_policy["policy_kwargs"] = {**net, "n_quantiles": 10, "n_critics": 2}
     return off_policy
 
@@ -68,6 +70,16 @@ class SaveOnBest(BaseCallback):
         save_model(self.model, self.path, {**self.meta, "timesteps": self.num_timesteps, "val_reward": best})
         return True
 
+class RecordEpisodes(BaseCallback):
+    "Keep every finished training episode's reward and length (VecMonitor's `info['episode']`)."
+    def __init__(self):
+        super().__init__()
+        self.rows: list[dict] = []
+
+    def _on_step(self) -> bool:
+        self.rows += [{"reward": i["episode"]["r"], "length": i["episode"]["l"]} for i in self.locals["infos"] if "episode" in i]
+        return True
+
 class RecordEval(BaseCallback):
     "Called by EvalCallback after each evaluation: keep (timesteps, mean validation reward)."
     def __init__(self):
@@ -97,12 +109,13 @@ def train(task: TradingTask,                    # the task: data, periods, windo
           *,
           models_dir: str | Path,                # where the checkpoints go
           seed: int = 0,
+          n_envs: int = 16,                      # training envs stepped together (`TradingTask.make_vec_env`); 1: one TradingEnv
           action_type: str | None = None,        # None: discrete for PPO, continuous for SAC/TQC (overrides the task's)
-          eval_freq: int | None = None,          # None: 10 evaluations per run
+          eval_freq: int | None = None,          # steps between evaluations; None: 10 evaluations per run
           name: str | None = None,               # checkpoint name; None: "<algo>_<task>"
           progress_bar: bool = True,
           algo_kwargs: dict[str, Any] | None = None,  # SB3 keywords over `default_algo_kwargs`
-          reward_fn=None,                        # reward for the training env (None: BaseReward)
+          reward_fn=None,                        # reward of the training envs (None: BaseReward); one copy per env
          ) -> TrainResult:
     "Train an SB3 agent on a task's training period; evaluate on validation, checkpoint, and backtest on test."
     algo = algo.lower()
@@ -110,28 +123,27 @@ def train(task: TradingTask,                    # the task: data, periods, windo
     if not isinstance(task, TradingTask): raise TypeError(f"task must be a TradingTask, got {task!r}")
     action_type = action_type or DEFAULT_ACTION_TYPE[algo]
     if algo in ("sac", "tqc") and action_type != "continuous": raise ValueError(f"{algo} needs action_type='continuous'")
-    envs = {p: task.make_env(p, action_type=action_type, **({"reward_fn": reward_fn} if p == "train" and reward_fn else {}))
-            for p in ("train", "val", "test")}
+    if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+    train_env = task.make_vec_env("train", n_envs, seed, reward_fn=reward_fn, action_type=action_type)
+    envs = {p: task.make_env(p, action_type=action_type) for p in ("val", "test")}
     folder = Path(models_dir)
     name = name or f"{algo}_{task.name}"
     meta = {"algo": algo, "task": {**task.spec(), "action_type": action_type}, "seed": seed, "total_steps": total_steps,
-            "name": name}
-    train_env = DummyVecEnv([lambda: Monitor(envs["train"])])
+            "n_envs": n_envs, "name": name}
     model = ALGOS[algo]("MlpPolicy", train_env, seed=seed, device="cpu", verbose=0,
-                        **{**default_algo_kwargs(algo, total_steps), **(algo_kwargs or {})})
+                        **{**default_algo_kwargs(algo, total_steps, n_envs), **(algo_kwargs or {})})
     best_path = folder / f"{name}_best.zip"
-    record = RecordEval()
-    evaluator = EvalCallback(Monitor(envs["val"]), eval_freq=eval_freq or max(total_steps // 10, 100), n_eval_episodes=1,
+    record, episodes = RecordEval(), RecordEpisodes()
+    every = eval_freq or max(total_steps // 10, 100)
+    evaluator = EvalCallback(Monitor(envs["val"]), eval_freq=max(every // n_envs, 1), n_eval_episodes=1,  # counted in vector steps
                              deterministic=True, callback_on_new_best=SaveOnBest(best_path, meta),
                              callback_after_eval=record, verbose=0, warn=False)
     t0 = time.perf_counter()
-    model.learn(total_steps, callback=CallbackList([evaluator]), progress_bar=progress_bar)
+    model.learn(total_steps, callback=CallbackList([evaluator, episodes]), progress_bar=progress_bar)
     seconds = time.perf_counter() - t0
     test = backtest(model, envs["test"])
     meta.update(train_seconds=round(seconds, 2), test_metrics=test.metrics)
     path = save_model(model, folder / name, meta)
-    monitor = train_env.envs[0]
     evaluations = pd.DataFrame(record.rows, columns=["timesteps", "val_reward"])
-    episodes = pd.DataFrame({"reward": monitor.get_episode_rewards(), "length": monitor.get_episode_lengths()})
     return TrainResult(model, path, best_path if best_path.exists() else None, test, buy_and_hold(envs["test"]),
-                       evaluations, episodes, meta)
+                       evaluations, pd.DataFrame(episodes.rows, columns=["reward", "length"]), meta)
