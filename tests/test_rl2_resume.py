@@ -1,8 +1,31 @@
 """Chunked RL² training killed mid-run resumes from the last complete chunk (issue 5)."""
-import json, signal, subprocess, sys, time
+import json, subprocess, sys
 from pathlib import Path
 
 CLI = Path(sys.executable).parent / "algobot-rl2"
+
+# The CLI with a crash planted at a known point: SIGKILL itself halfway through chunk 1's training (its 2nd `learn`),
+# so the test does not depend on how fast the machine trains.
+CRASH_IN_CHUNK_1 = """
+import os, signal, sys
+from sb3_contrib import RecurrentPPO
+from stable_baselines3.common.callbacks import BaseCallback
+from algobot.rl2 import main
+
+class Kill(BaseCallback):
+    def __init__(self, at): super().__init__(); self.at = at
+    def _on_step(self):
+        if self.num_timesteps >= self.at: os.kill(os.getpid(), signal.SIGKILL)
+        return True
+
+learn, calls = RecurrentPPO.learn, []
+def crashing_learn(self, total_timesteps, callback=None, **kw):
+    calls.append(1)
+    if len(calls) == 2: callback = Kill(self.num_timesteps + total_timesteps // 2)
+    return learn(self, total_timesteps, callback=callback, **kw)
+RecurrentPPO.learn = crashing_learn
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def args(models, steps=1536):
@@ -11,16 +34,11 @@ def args(models, steps=1536):
 
 
 def test_killed_run_resumes_after_last_complete_chunk(tmp_path):
-    proc = subprocess.Popen(args(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = tmp_path / "rl2_multitask_chunk_0.json"
-    deadline = time.time() + 300
-    while not first.exists():
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.time() < deadline, "chunk 0 never completed"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)        # chunk 1 has started (its 1,536 steps take seconds): kill it mid-way
-    proc.wait()
-    assert not (tmp_path / "rl2_multitask_chunk_1.json").exists(), "chunk 1 finished before the kill; make it longer"
+    crashed = subprocess.run([sys.executable, "-c", CRASH_IN_CHUNK_1, *args(tmp_path)[1:]], capture_output=True,
+                             text=True, timeout=600)
+    assert crashed.returncode == -9, f"expected the planted SIGKILL, got exit {crashed.returncode}: {crashed.stderr[-2000:]}"
+    assert (tmp_path / "rl2_multitask_chunk_0.json").exists(), "chunk 0 did not complete before the crash"
+    assert not (tmp_path / "rl2_multitask_chunk_1.json").exists(), "chunk 1 was recorded complete despite the crash"
     chunk0_zip = tmp_path / "rl2_multitask_chunk_0.zip"
     mtime = chunk0_zip.stat().st_mtime_ns
     done = subprocess.run(args(tmp_path), capture_output=True, text=True, timeout=600)
