@@ -116,7 +116,7 @@ class TraderMonitor:
         acct, gate, feed = s.get("account", {}), s.get("gate", {}), s.get("feed", {})
         last_ts = feed.get("last_ts")
         pending = read_halt_request(self.state_path)
-        return {"running": running, "why": why, "has_state": self.state is not None,
+        return {"running": running, "why": why, "has_state": self.state is not None, "points": len(self.bars),
                 "equity": acct.get("equity"), "peak": acct.get("peak"), "position": acct.get("position"),
                 "drawdown": (1 - acct["equity"] / acct["peak"]) if acct.get("peak") else None,
                 "bars": s.get("bars"), "orders": s.get("orders"), "fills": s.get("fills"),
@@ -231,7 +231,7 @@ def _status(s: dict) -> str:
             ("Gate", ("HALTED: " + html.escape(s["halt_reason"])) if s["halted"] else "stale feed" if s["stale"] else "open")]
     body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
     return (f'<div class="algobot-status" data-equity="{s["equity"]!r}" data-bars="{s["bars"]!r}" '
-            f'data-halted="{str(s["halted"]).lower()}"><table>{body}</table></div>')
+            f'data-points="{s["points"]}" data-halted="{str(s["halted"]).lower()}"><table>{body}</table></div>')
 
 def _rejections(r: dict) -> str:
     if not r: return '<div class="algobot-rejections">none</div>'
