@@ -1,10 +1,10 @@
 """The oversight dashboard (`algobot-dashboard`, nbs/17a_live_dashboard.ipynb) in a real Chromium, over a real trader.
 
 The dashboard runs as its own process (`python -m algobot.live.dashboard`, as `./run.sh dashboard` starts it) on
-127.0.0.1; the trader — a `LiveTrader` with a stand-in policy on synthetic hourly bars — runs in this process, and the
-test hands it its bars (`on_bar`) on a `ManualClock`. Debian's chromium, driven by Playwright, checks: the "no trader
-running" page before the trader's first bar; then the equity of the state file; the page following the log as it
-grows; and the halt button halting the trader on its next bar (its gate halted, a `halt` event in its log, the page
+127.0.0.1; the trader — a `LiveTrader` with a stand-in policy on synthetic hourly bars — runs in this process, and
+the test hands it its bars (`on_bar`) on a `ManualClock`. Debian's chromium, driven by Playwright, checks: the "no
+trader running" page before the trader's first bar; then the equity of the state file; the page following the log as
+it grows; and the halt button halting the trader on its next bar (its gate halted, a `halt` event in its log, the page
 showing it). No console errors on the way. Every wait is a Playwright wait or a poll with a generous timeout that only
 guards against a hang — never a sleep that assumes a speed.
 
@@ -116,9 +116,9 @@ class Driver:
         self.state, self.log = work / "state.json", work / "live.jsonl"
         self.clock = ManualClock()
         feed = LiveFeed("1h", history=self.df.iloc[:WARMUP])
-        self.trader = LiveTrader(Wanderer(TradingEnv(feed).observation_space), feed,
-                                 gate=RiskGate(RiskLimits(max_orders_per_minute=2, max_order_size=0.5), clock=self.clock),
-                                 log_path=self.log, state_path=self.state, clock=self.clock)
+        gate = RiskGate(RiskLimits(max_orders_per_minute=2, max_order_size=0.5), clock=self.clock)   # rejects some
+        self.trader = LiveTrader(Wanderer(TradingEnv(feed).observation_space), feed, gate=gate, log_path=self.log,
+                                 state_path=self.state, clock=self.clock)
 
     def trade(self, n: int) -> dict:
         "The next `n` bars; returns the state file once it holds them (the trader writes it in a background thread)."
@@ -127,7 +127,8 @@ class Driver:
             r = self.df.iloc[WARMUP + t.bars]
             self.clock.advance(1.0)
             t.on_bar(Bar(r.timestamp.value, r.open, r.high, r.low, r.close, r.volume))
-        _wait_for(lambda: self.state.exists() and json.loads(self.state.read_text())["bars"] == t.bars, 60, "state written")
+        written = lambda: self.state.exists() and json.loads(self.state.read_text())["bars"] == t.bars
+        _wait_for(written, 60, "state written")
         return json.loads(self.state.read_text())
 
 
@@ -221,7 +222,7 @@ def test_non_loopback_needs_a_token(tmp_path):
 def test_token_is_required_in_every_request(tmp_path):
     token, port = "t0k3n-" + os.urandom(8).hex(), _free_port()
     server = _Server(["--address", "0.0.0.0", "--port", str(port), "--state", str(tmp_path / "state.json")],
-                     tmp_path / "dashboard.log", env=_env(ALGOBOT_DASHBOARD_TOKEN=token))   # the token from the environment
+                     tmp_path / "dashboard.log", env=_env(ALGOBOT_DASHBOARD_TOKEN=token))   # token from the environment
     base = f"http://127.0.0.1:{port}"
     try:
         server.wait_up(f"{base}/?token={token}")

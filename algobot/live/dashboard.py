@@ -24,7 +24,7 @@ __all__ = ['COOKIE', 'LogTail', 'TraderMonitor', 'Dashboard', 'is_loopback', 'ch
 
 # %% ../../nbs/17a_live_dashboard.ipynb #85baf801
 class LogTail:
-    "The complete lines appended to a JSONL file since the last `read` (a half-written last line waits for its newline)."
+    "The complete lines appended to a JSONL file since the last `read` (a half-written line waits for its newline)."
     def __init__(self, path: str | Path, max_bytes: int = 16 << 20):   # at most this much is read per call
         self.path, self.max_bytes = Path(path), max_bytes
         self.offset, self.bad, self.restarts, self._inode = 0, 0, 0, None
@@ -52,7 +52,7 @@ class TraderMonitor:
     "What the dashboard shows: a running trader's state file and its JSONL log, read incrementally."
     def __init__(self, state_path: str | Path,                 # the trader's state file (rewritten after every bar)
                  log_path: str | Path | None = None,           # its JSONL log; None: no charts or order tables
-                 stale_after: float | None = None,             # seconds without a new state: no trader running; None: 3 bars, at least 60 s
+                 stale_after: float | None = None,             # seconds without a new state: no trader; None: 3 bars
                  max_points: int = 20_000,                     # bars kept for the charts
                  max_rows: int = 10,                           # orders, fills and halts kept for the tables
                  clock: Callable[[], float] = time.time):      # wall clock (file times are wall times)
@@ -76,7 +76,7 @@ class TraderMonitor:
             mtime = self.state_path.stat().st_mtime
             if mtime != self.state_mtime: self.state, self.state_mtime = json.loads(self.state_path.read_text()), mtime
         except FileNotFoundError: self.state = self.state_mtime = None
-        except (OSError, ValueError): pass             # written atomically, so only a foreign file gets here: keep the last
+        except (OSError, ValueError): pass   # written atomically, so only a foreign file gets here: keep the last
         if self.tail is None: return []
         restarts = self.tail.restarts
         events = self.tail.read()
@@ -128,7 +128,8 @@ class TraderMonitor:
 
 def _ago(seconds: float) -> str:
     "A duration for people: 4.2 s, 3.5 min, 2.0 h."
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+    if seconds < 120: return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 # %% ../../nbs/17a_live_dashboard.ipynb #284d852e
 _CSS = """
@@ -162,12 +163,11 @@ class Dashboard:
         self.halt_button.on_click(lambda event: self.halt(self.reason.value))
         self.halt_note = pn.pane.HTML(width=300)
         controls = pn.Column("### Halt", self.reason, self.halt_button, self.halt_note)
+        charts = [pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in (eq, dd, pos)]
+        tables = pn.Row(pn.Column("### Recent orders", self.orders), pn.Column("### Recent fills", self.fills),
+                        sizing_mode="stretch_width")
         self.body = pn.Column(pn.Row(self.status, pn.Column("### Gate rejections", self.rejections), controls),
-                              pn.pane.Bokeh(eq, sizing_mode="stretch_width"), pn.pane.Bokeh(dd, sizing_mode="stretch_width"),
-                              pn.pane.Bokeh(pos, sizing_mode="stretch_width"),
-                              pn.Row(pn.Column("### Recent orders", self.orders), pn.Column("### Recent fills", self.fills),
-                                     sizing_mode="stretch_width"),
-                              sizing_mode="stretch_width")
+                              *charts, tables, sizing_mode="stretch_width")
         self.layout = pn.Column("# AlgoBot — live trader", self.banner, self.body, sizing_mode="stretch_width")
         self.update()
 
@@ -228,14 +228,16 @@ def _status(s: dict) -> str:
             ("Bars / orders / fills", f'{_fmt(s["bars"], "d")} / {_fmt(s["orders"], "d")} / {_fmt(s["fills"], "d")}'),
             ("Last bar", html.escape(s["last_bar"] or "–")),
             ("Feed lag", "–" if s["feed_lag_s"] is None else f'last bar received {_ago(s["feed_lag_s"])} ago'),
-            ("Gate", ("HALTED: " + html.escape(s["halt_reason"])) if s["halted"] else "stale feed" if s["stale"] else "open")]
+            ("Gate", ("HALTED: " + html.escape(s["halt_reason"])) if s["halted"]
+                     else "stale feed" if s["stale"] else "open")]
     body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
     return (f'<div class="algobot-status" data-equity="{s["equity"]!r}" data-bars="{s["bars"]!r}" '
             f'data-points="{s["points"]}" data-halted="{str(s["halted"]).lower()}"><table>{body}</table></div>')
 
 def _rejections(r: dict) -> str:
     if not r: return '<div class="algobot-rejections">none</div>'
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(r.items(), key=lambda kv: -kv[1]))
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>"
+                   for k, v in sorted(r.items(), key=lambda kv: -kv[1]))
     return f'<div class="algobot-rejections"><table>{rows}</table></div>'
 
 def _table(events, cols: list[str]) -> pd.DataFrame:
@@ -273,7 +275,7 @@ def check_bind(address: str, token: str | None) -> None:
 COOKIE = "algobot_dashboard_token"
 
 class TokenAuth(AuthProvider):
-    "Bokeh server auth: a request needs the token (`?token=`, `Authorization: Bearer`, or the cookie the first sets); else 403."
+    "Bokeh server auth: requests need the token (`?token=`, `Authorization: Bearer` or the cookie set then), else 403."
     def __init__(self, token: str):
         if not token: raise ValueError("empty token")
         self.token = token.encode()
@@ -306,7 +308,7 @@ def serve_dashboard(state_path: str | Path,              # the trader's state fi
                     token: str | None = None,            # required in every request when given
                     refresh_ms: int = 1000,              # how often each page re-reads the files
                     stale_after: float | None = None,    # see `TraderMonitor`
-                    websocket_origin: list[str] | None = None,  # None: bokeh's default on loopback, any origin beyond it (the token guards it)
+                    websocket_origin: list[str] | None = None,  # None: loopback as bokeh, else any (token-guarded)
                     threaded: bool = False,              # True: serve from a background thread (returned; `.stop()`)
                     show: bool = False, **kw):
     "Serve the dashboard with Panel (blocks unless `threaded`)."
@@ -321,14 +323,14 @@ def serve_dashboard(state_path: str | Path,              # the trader's state fi
 # %% ../../nbs/17a_live_dashboard.ipynb #c23f1dad
 def main(argv: list[str] | None = None) -> int:
     "`algobot-dashboard`: serve the oversight page of a running trader."
-    ap = argparse.ArgumentParser(prog="algobot-dashboard", description="Oversight dashboard of a running AlgoBot trader.")
+    ap = argparse.ArgumentParser(prog="algobot-dashboard", description="Oversight page of a running AlgoBot trader.")
     ap.add_argument("--state", default="live/state.json", help="the trader's state file (default: %(default)s)")
     ap.add_argument("--log", default=None, help="the trader's JSONL log (default: live.jsonl beside the state file)")
     ap.add_argument("--port", type=int, default=5006, help="port (default: %(default)s; 0: any free port)")
     ap.add_argument("--address", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     ap.add_argument("--token", default=None, help="token every request must carry (default: $ALGOBOT_DASHBOARD_TOKEN); "
                                                    "required for a non-loopback address")
-    ap.add_argument("--refresh", type=float, default=1.0, help="seconds between reads of the files (default: %(default)s)")
+    ap.add_argument("--refresh", type=float, default=1.0, help="seconds between reads of the files (%(default)s)")
     ap.add_argument("--stale-after", type=float, default=None, help="seconds without a new state: no trader running")
     ap.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]")
     ap.add_argument("--show", action="store_true", help="open a browser")
@@ -339,9 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     state = Path(a.state)
     log = Path(a.log) if a.log else state.with_name("live.jsonl")
     host = "127.0.0.1" if a.address in ("0.0.0.0", "::") else a.address
-    print(f"algobot-dashboard: {state} and {log} on http://{host}:{a.port}/" + (f"?token={token}" if token else ""), flush=True)
-    serve_dashboard(state, log, a.port, a.address, token, int(a.refresh * 1000), a.stale_after, a.allow_websocket_origin,
-                    show=a.show)
+    link = f"http://{host}:{a.port}/" + (f"?token={token}" if token else "")
+    print(f"algobot-dashboard: {state} and {log} on {link}", flush=True)
+    serve_dashboard(state, log, a.port, a.address, token, int(a.refresh * 1000), a.stale_after,
+                    a.allow_websocket_origin, show=a.show)
     return 0
 
 if __name__ == "__main__" and not hasattr(builtins, "__IPYTHON__"): sys.exit(main())

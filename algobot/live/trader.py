@@ -198,12 +198,14 @@ def check_halt_request(self: LiveTrader) -> bool:
     if seen == self._halt_seen: return False
     self._halt_seen = seen
     req = read_halt_request(self.state_path)
-    if req is None or (self.halt_request and self.halt_request.get("requested_at") == req.get("requested_at")): return False
+    if req is None: return False
+    if self.halt_request and self.halt_request.get("requested_at") == req.get("requested_at"): return False   # honoured
     reason = f"operator: {req.get('reason')}"
     if not self.gate.halted: self.gate.halt(reason)
     self.broker.cancel_all()
     self.halt_request = {"reason": req.get("reason"), "requested_at": req.get("requested_at"), "bars": self.bars}
-    self.log.write("halt", reason=reason, requested_at=req.get("requested_at"), bars=self.bars, gate=self.gate.halt_reason)
+    self.log.write("halt", reason=reason, requested_at=req.get("requested_at"), bars=self.bars,
+                   gate=self.gate.halt_reason)
     if self.writer: self.writer.submit(self.state_dict())
     return True
 
