@@ -4,6 +4,7 @@
 #   ./run.sh test                                          every test: nbdev-test over nbs/ and pytest tests/
 #   ./run.sh docs                                          documentation site from nbs/ -> _docs/index.html
 #   ./run.sh setup | lab                                   set up only | open JupyterLab on nbs/
+#   ./run.sh dashboard [--state FILE] [--log FILE] ...     serve a running trader's oversight dashboard (127.0.0.1)
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -4,6 +4,7 @@
     python3.12 tools/bootstrap.py test                                   # set up, run nbdev-test and pytest
     python3.12 tools/bootstrap.py docs [--out DIR]                       # set up, build the docs site -> _docs/index.html
     python3.12 tools/bootstrap.py setup | lab                            # set up only | open JupyterLab
+    python3.12 tools/bootstrap.py dashboard [--state FILE] [--log FILE]  # set up, serve a trader's dashboard (127.0.0.1)
 
 On Linux/macOS `./run.sh ...` finds Python 3.12 and calls this; on Windows use `py -3.12 tools\\bootstrap.py ...`.
 Re-running is fast: the install is skipped while pyproject.toml and the install scripts are unchanged.
@@ -84,12 +85,13 @@ def main(argv: list[str]) -> int:
     job, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if job in ("help", "-h", "--help"):
         print(__doc__); return 0
-    if job not in ("setup", "pipeline", "test", "docs", "lab"):
-        die(f"unknown job {job!r}; use setup, pipeline, test, docs or lab")
+    if job not in ("setup", "pipeline", "test", "docs", "lab", "dashboard"):
+        die(f"unknown job {job!r}; use setup, pipeline, test, docs, lab or dashboard")
     setup()
     if job == "setup": return 0
     if job == "pipeline": return sh(BIN / f"algobot-pipeline{EXE}", *rest)
     if job == "lab": return sh(BIN / f"jupyter{EXE}", "lab", "nbs", *rest)
+    if job == "dashboard": return sh(BIN / f"algobot-dashboard{EXE}", *rest)
     if job == "docs": return sh(PY, ROOT / "tools" / "build_docs.py", *rest)
     env = test_env()
     nb = sh(BIN / f"nbdev-test{EXE}", "--n-workers", "2", "--timing", *rest, env=env)

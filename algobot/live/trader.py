@@ -26,7 +26,8 @@ if TYPE_CHECKING: from algobot.live.adapt import OnlineAdapter   # callers that 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'JsonlLog', 'LiveTrader', 'LivePlot', 'run_live', 'trade_replay']
+__all__ = ['log', 'HALT_SUFFIX', 'JsonlLog', 'LiveTrader', 'halt_request_path', 'request_halt', 'read_halt_request', 'LivePlot',
+           'run_live', 'trade_replay']
 
 # %% ../../nbs/17_live_trader.ipynb #907327de
 class JsonlLog:
@@ -102,6 +103,8 @@ class LiveTrader:
         self.history: list[dict] = []
         self.bars = self.orders = self.fills = 0
         self.rejected_bars: Counter = Counter()
+        self.halt_request: dict | None = None              # the operator's halt request once honoured
+        self._halt_seen: int | None = None                 # mtime of the halt file last read
         self._prev: tuple | None = None
         self._lstm, self._start = None, np.ones((1,), bool)
         self.status_every, self.verbose, self.on_status = status_every, verbose, on_status
@@ -134,13 +137,14 @@ def state_dict(self: LiveTrader) -> dict:
     "Everything a restarted trader needs: broker, gate, account, feed features and counters."
     return {"broker": self.broker.state_dict(), "gate": self.gate.state_dict(), "account": asdict(self.account),
             "day": self.day, "feed": self.feed.state_dict(), "bars": self.bars, "orders": self.orders,
-            "fills": self.fills}
+            "fills": self.fills, "halt_request": self.halt_request}
 
 @patch
 def _load_state(self: LiveTrader, s: dict) -> None:
     self.broker.load_state_dict(s["broker"]); self.gate.load_state_dict(s["gate"])
     self.account, self.day = Account(**s["account"]), s["day"]
     self.bars, self.orders, self.fills = s["bars"], s["orders"], s["fills"]
+    self.halt_request = s.get("halt_request")
     self.feed.last_ts = s["feed"]["last_ts"]
     log.info("resumed from %s: position %s, equity %.4f", self.state_path, self.account.position, self.account.equity)
 
@@ -164,6 +168,47 @@ def on_feed_event(self: LiveTrader, name: str, info: dict) -> None:
     "A connection event (from the feed client)."
     self.log.write(f"feed_{name.replace(' ', '_')}", **info)
 
+# %% ../../nbs/17_live_trader.ipynb #5f14283b
+HALT_SUFFIX = ".halt.json"
+
+def halt_request_path(state_path: str | Path) -> Path:
+    "The file through which an operator asks the trader writing `state_path` to halt."
+    p = Path(state_path)
+    return p.with_name(p.name + HALT_SUFFIX)
+
+def request_halt(state_path: str | Path, reason: str = "", now: float | None = None) -> Path:
+    "Ask the trader writing `state_path` to halt on its next bar (atomic `{reason, requested_at}`); the file's path."
+    req = {"reason": reason.strip() or "halt requested", "requested_at": time.time() if now is None else now}
+    return atomic_write_text(halt_request_path(state_path), json.dumps(req))
+
+def read_halt_request(state_path: str | Path) -> dict | None:
+    "The pending halt request for `state_path`, if any (an unreadable file reads as a request: when in doubt, stop)."
+    p = halt_request_path(state_path)
+    try: req = json.loads(p.read_text())
+    except FileNotFoundError: return None
+    except (OSError, ValueError) as e: return {"reason": f"unreadable halt request ({e})", "requested_at": None}
+    return req if isinstance(req, dict) else {"reason": "unreadable halt request", "requested_at": None}
+
+@patch
+def check_halt_request(self: LiveTrader) -> bool:
+    "Honour a new halt request (one `stat` per bar): halt the gate, cancel open orders, log `halt`; whether it did."
+    if not self.state_path: return False
+    try: seen = halt_request_path(self.state_path).stat().st_mtime_ns
+    except FileNotFoundError: return False
+    if seen == self._halt_seen: return False
+    self._halt_seen = seen
+    req = read_halt_request(self.state_path)
+    if req is None: return False
+    if self.halt_request and self.halt_request.get("requested_at") == req.get("requested_at"): return False   # honoured
+    reason = f"operator: {req.get('reason')}"
+    if not self.gate.halted: self.gate.halt(reason)
+    self.broker.cancel_all()
+    self.halt_request = {"reason": req.get("reason"), "requested_at": req.get("requested_at"), "bars": self.bars}
+    self.log.write("halt", reason=reason, requested_at=req.get("requested_at"), bars=self.bars,
+                   gate=self.gate.halt_reason)
+    if self.writer: self.writer.submit(self.state_dict())
+    return True
+
 # %% ../../nbs/17_live_trader.ipynb #193d5f05
 @patch
 def on_bar(self: LiveTrader, bar: Bar, received: float | None = None) -> None:
@@ -171,6 +216,7 @@ def on_bar(self: LiveTrader, bar: Bar, received: float | None = None) -> None:
     received = received or time.perf_counter()
     now = self.clock()
     self.check_stale(now)
+    self.check_halt_request()
     self.last_message = now
     res = self.feed.append(bar)
     if not res.accepted:
@@ -235,7 +281,7 @@ def status(self: LiveTrader) -> dict:
             "drawdown": round(self.account.drawdown, 6),
             "last_bar": None if last is None else pd.Timestamp(last, unit="ns").isoformat(),
             "feed_lag_s": round(self.clock() - self.last_message, 3), "orders": self.orders, "fills": self.fills,
-            "halted": self.gate.halted, "stale": self.gate.stale, "rejected_by_reason": dict(self.gate.rejections),
+            "halted": self.gate.halted, "halt_reason": self.gate.halt_reason, "stale": self.gate.stale, "rejected_by_reason": dict(self.gate.rejections),
             "bars_dropped": dict(self.rejected_bars)}
 
 @patch

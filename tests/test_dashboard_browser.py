@@ -1,0 +1,235 @@
+"""The oversight dashboard (`algobot-dashboard`, nbs/17a_live_dashboard.ipynb) in a real Chromium, over a real trader.
+
+The dashboard runs as its own process (`python -m algobot.live.dashboard`, as `./run.sh dashboard` starts it) on
+127.0.0.1; the trader — a `LiveTrader` with a stand-in policy on synthetic hourly bars — runs in this process, and
+the test hands it its bars (`on_bar`) on a `ManualClock`. Debian's chromium, driven by Playwright, checks: the "no
+trader running" page before the trader's first bar; then the equity of the state file; the page following the log as
+it grows; and the halt button halting the trader on its next bar (its gate halted, a `halt` event in its log, the page
+showing it). No console errors on the way. Every wait is a Playwright wait or a poll with a generous timeout that only
+guards against a hang — never a sleep that assumes a speed.
+
+Also: a non-loopback bind without a token is refused, and with a token a request lacking it gets 403.
+
+Needs /usr/bin/chromium (`apt-get install chromium`; `.ci/run` installs it) and the `playwright` package (dev extras):
+without them these tests fail rather than skip.
+"""
+import json, os, signal, socket, subprocess, sys, time, urllib.error, urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+from algobot.data import synthetic_ohlcv
+from algobot.env import TradingEnv
+from algobot.live.feed import Bar, LiveFeed, ManualClock
+from algobot.live.orders import RiskGate, RiskLimits
+from algobot.live.trader import JsonlLog, LiveTrader, halt_request_path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+START_TIMEOUT = 120      # s: the dashboard process importing torch, panel and starting on a loaded 2-core machine
+STEP_TIMEOUT = 60_000    # ms: one refresh of the page (every 0.2 s) seen by the browser
+WARMUP = 300
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, n: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else ""
+
+
+def _get(url: str, headers: dict | None = None) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def _wait_for(cond, timeout: float, what: str, proc=None, log: Path | None = None) -> None:
+    "Poll `cond` until true; fail after `timeout` s (a guard against a hang) or if `proc` died."
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the dashboard exited with {proc.returncode} while waiting for {what}:\n{_tail(log)}")
+        try:
+            if cond(): return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not after {timeout} s\n{_tail(log) if log else ''}")
+        time.sleep(0.05)
+
+
+def _dashboard_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "algobot.live.dashboard", *args]
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "ALGOBOT_DASHBOARD_TOKEN"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return {**env, **extra}
+
+
+class _Server:
+    "A dashboard process in its own process group, stopped with it."
+    def __init__(self, args: list[str], log: Path, env: dict | None = None):
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(_dashboard_cmd(*args), cwd=log.parent, env=env or _env(), stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_up(self, url: str) -> None:
+        _wait_for(lambda: _get(url) == 200, START_TIMEOUT, f"the dashboard answering at {url}", self.proc, self.log)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try: self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL); self.proc.wait(30)
+
+
+class Wanderer:
+    "A stand-in policy: holds a random position (short, flat or long) for 5 to 40 bars; seeded."
+    def __init__(self, observation_space, seed=0):
+        self.observation_space, self.action_space = observation_space, spaces.Discrete(3)
+        self.rng, self.action, self.left = np.random.default_rng(seed), 1, 0
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):
+        if self.left <= 0: self.action, self.left = int(self.rng.integers(3)), int(self.rng.integers(5, 40))
+        self.left -= 1
+        return np.int64(self.action), None
+
+
+class Driver:
+    "A paper trader on synthetic bars writing `work/state.json` and `work/live.jsonl`; `trade(n)` hands it bars."
+    def __init__(self, work: Path):
+        self.df = synthetic_ohlcv(WARMUP + 400, seed=1)
+        self.state, self.log = work / "state.json", work / "live.jsonl"
+        self.clock = ManualClock()
+        feed = LiveFeed("1h", history=self.df.iloc[:WARMUP])
+        gate = RiskGate(RiskLimits(max_orders_per_minute=2, max_order_size=0.5), clock=self.clock)   # rejects some
+        self.trader = LiveTrader(Wanderer(TradingEnv(feed).observation_space), feed, gate=gate, log_path=self.log,
+                                 state_path=self.state, clock=self.clock)
+
+    def trade(self, n: int) -> dict:
+        "The next `n` bars; returns the state file once it holds them (the trader writes it in a background thread)."
+        t = self.trader
+        for _ in range(n):
+            r = self.df.iloc[WARMUP + t.bars]
+            self.clock.advance(1.0)
+            t.on_bar(Bar(r.timestamp.value, r.open, r.high, r.low, r.close, r.volume))
+        written = lambda: self.state.exists() and json.loads(self.state.read_text())["bars"] == t.bars
+        _wait_for(written, 60, "state written")
+        return json.loads(self.state.read_text())
+
+
+@pytest.fixture
+def browser():
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the playwright package is missing: pip install -e '.[dev]'")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try: yield b
+        finally: b.close()
+
+
+def test_dashboard_follows_and_halts_a_trader(browser, tmp_path):
+    from playwright.sync_api import expect
+    expect.set_options(timeout=STEP_TIMEOUT)
+    driver = Driver(tmp_path)
+    port = _free_port()
+    server = _Server(["--state", str(driver.state), "--log", str(driver.log), "--port", str(port), "--refresh", "0.2"],
+                     tmp_path / "dashboard.log")
+    page, errors = None, []
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        server.wait_up(url)
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.set_default_timeout(STEP_TIMEOUT)
+        page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        page.goto(url)
+        banner, status = page.locator(".algobot-banner"), page.locator(".algobot-status")
+
+        # nothing written yet: the page says so
+        expect(banner).to_have_attribute("data-running", "false")
+        expect(banner).to_contain_text("No trader running")
+        expect(banner).to_contain_text(f"no state file at {driver.state}")
+
+        # the trader's first 200 bars: the page shows the state file's equity
+        state = driver.trade(200)
+        expect(banner).to_have_attribute("data-running", "true")
+        expect(status).to_have_attribute("data-bars", "200")
+        expect(page.locator(".algobot-equity")).to_have_text(f"{state['account']['equity']:.6f}")
+        expect(status).to_have_attribute("data-points", "200")                # the log's bars, in the charts
+        assert driver.trader.orders > 0 and driver.trader.gate.rejections["rate limit"] > 0
+        expect(page.locator(".algobot-rejections")).to_contain_text("rate limit")
+
+        # the log grows: the page follows
+        state = driver.trade(25)
+        expect(status).to_have_attribute("data-points", "225")
+        expect(status).to_have_attribute("data-bars", "225")
+        expect(page.locator(".algobot-equity")).to_have_text(f"{state['account']['equity']:.6f}")
+
+        # halt from the page: the request file appears, the trader honours it on its next bar and logs it
+        orders = driver.trader.orders
+        page.get_by_placeholder("e.g. spread looks wrong").fill("browser test halt")
+        page.get_by_role("button", name="Halt trading").click()
+        expect(page.locator(".algobot-halt-note")).to_contain_text("halts on its next bar")
+        _wait_for(halt_request_path(driver.state).exists, 60, "the halt request file")
+        assert not driver.trader.gate.halted                                   # nothing happens between bars ...
+        driver.trade(1)                                                        # ... and the next bar halts
+        assert driver.trader.gate.halted and driver.trader.gate.halt_reason == "operator: browser test halt"
+        driver.trade(3)
+        assert driver.trader.orders == orders                                  # no order since
+        halts = [e for e in map(json.loads, driver.log.read_text().splitlines()) if e["event"] == "halt"]
+        assert [h["reason"] for h in halts] == ["operator: browser test halt"], halts
+        expect(banner).to_contain_text("HALTED — operator: browser test halt")
+        expect(status).to_have_attribute("data-halted", "true")
+        expect(page.get_by_role("button", name="Halt trading")).to_be_disabled()
+        assert errors == [], errors
+    except BaseException:
+        if page is not None:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        print(f"screenshot: {tmp_path / 'failure.png'}\nconsole: {errors}\ndashboard log:\n{_tail(server.log)}")
+        raise
+    finally:
+        server.stop()
+        driver.trader.close()
+    assert JsonlLog.read(driver.log).event.value_counts()["halt"] == 1
+
+
+def test_non_loopback_needs_a_token(tmp_path):
+    r = subprocess.run(_dashboard_cmd("--address", "0.0.0.0", "--port", str(_free_port()), "--state",
+                                      str(tmp_path / "state.json")),
+                       cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=START_TIMEOUT)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "refusing to serve on '0.0.0.0' without a token" in r.stderr, r.stderr
+
+
+def test_token_is_required_in_every_request(tmp_path):
+    token, port = "t0k3n-" + os.urandom(8).hex(), _free_port()
+    server = _Server(["--address", "0.0.0.0", "--port", str(port), "--state", str(tmp_path / "state.json")],
+                     tmp_path / "dashboard.log", env=_env(ALGOBOT_DASHBOARD_TOKEN=token))   # token from the environment
+    base = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_up(f"{base}/?token={token}")
+        assert _get(f"{base}/") == 403
+        assert _get(f"{base}/?token=wrong") == 403
+        assert _get(f"{base}/", {"Authorization": "Bearer wrong"}) == 403
+        assert _get(f"{base}/", {"Authorization": f"Bearer {token}"}) == 200
+        assert _get(f"{base}/", {"Cookie": f"algobot_dashboard_token={token}"}) == 200
+    finally:
+        server.stop()
