@@ -19,10 +19,12 @@ try:
 except ImportError:
     sync_playwright = None
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs {CHROMIUM} (apt-get install chromium; .ci/run installs it)"),
-    pytest.mark.skipif(sync_playwright is None, reason="needs the playwright package (pip install -e '.[dev]')"),
-]
+
+@pytest.fixture(autouse=True)
+def browser_available():
+    "A missing browser fails the test (never a silent skip): CI installs chromium, the dev extras install playwright."
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)"
+    assert sync_playwright is not None, "the playwright package is missing: pip install -e '.[dev]'"
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
