@@ -1,0 +1,136 @@
+"""End to end: `algobot-trade` (a subprocess, `python -m algobot.live.service`) trades the loopback FakeBinance through
+ccxt with a CcxtBroker: data, gate, orders, reconcile. It is killed (SIGKILL) while an order's answer is held — the
+crash between sending an order and its acknowledgement — restarted (no duplicate order, positions agree with the
+exchange), stopped with SIGTERM (clean exit, state flushed) and restarted again (resumes with position and PnL).
+
+Waits poll the fake exchange's own counters and the files; their timeouts only guard against hanging."""
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+from stable_baselines3 import PPO
+
+from algobot.data import synthetic_ohlcv
+from algobot.env import TradingEnv
+from algobot.live.exchange import OrderJournal
+from algobot.live.fake_exchange import ExchangeFaults, FakeBinance
+from algobot.live.trader import JsonlLog
+from algobot.train import save_model
+
+ROOT = Path(__file__).resolve().parents[1]
+N, HISTORY, LOT = 2000, 400, 0.5
+
+
+def wait_for(cond, what, timeout=120.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond(): return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def events(path):
+    return JsonlLog.read(path) if path.exists() and path.stat().st_size else None
+
+
+def count(path, name):
+    ev = events(path)
+    return 0 if ev is None else int((ev.event == name).sum())
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    df = synthetic_ohlcv(N, seed=3, timeframe="1m")
+    model = PPO("MlpPolicy", TradingEnv(df.iloc[:HISTORY]), seed=0, device="cpu", n_steps=64, batch_size=64,
+                n_epochs=1, policy_kwargs={"net_arch": [16, 16]})
+    return df, save_model(model, tmp_path_factory.mktemp("model") / "policy", {"algo": "ppo"})
+
+
+def start(fake, ckpt, work, *extra):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAPER_TRADING": "false", "ALGOBOT_API_KEY": "fake-key",
+           "ALGOBOT_API_SECRET": "fake-secret", "MAX_ORDERS_PER_MINUTE": "100000", "MAX_DRAWDOWN": "0.9",
+           "MAX_DAILY_LOSS": "0.9", "STALE_FEED_SECONDS": "1000", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "algobot.live.service", "--exchange", "binance", "--symbol", "BTC/USDT",
+           "--timeframe", "1m", "--model", str(ckpt), "--state", str(work / "state.json"), "--log",
+           str(work / "live.jsonl"), "--lot", str(LOT), "--warmup", "200", "--exchange-url", fake.http_url,
+           "--exchange-ws", fake.ws_url, *extra]
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_trade_crash_restart_sigterm(checkpoint, tmp_path):
+    df, ckpt = checkpoint
+    held = 3                                                   # the third order's answer is held: the crash point
+    fake = FakeBinance(df, history=HISTORY, speed=400, updates_per_bar=1,
+                       faults=ExchangeFaults(drop_at=[30], duplicate_every=9, out_of_order_every=13,
+                                             hold_ack=[held])).start_in_thread()
+    log, journal = tmp_path / "live.jsonl", tmp_path / "state.json.orders.jsonl"
+    procs = []
+    try:
+        # 1. run until the held order has executed on the exchange, then crash before its answer arrives
+        p = start(fake, ckpt, tmp_path); procs.append(p)
+        wait_for(lambda: len(fake.orders) >= held or p.poll() is not None, "the third order")
+        assert p.poll() is None, p.stdout.read()
+        crashed_cid = fake.orders[held - 1]["clientOrderId"]
+        assert crashed_cid in {r["cid"] for r in OrderJournal(journal).unresolved()}   # sent, never acknowledged
+        p.send_signal(signal.SIGKILL); p.wait(60)
+        fake.release()
+
+        # 2. restart: reconcile adopts the crashed order, nothing is sent twice, books agree with the exchange
+        p = start(fake, ckpt, tmp_path); procs.append(p)
+        wait_for(lambda: count(log, "service_start") >= 2 and count(log, "reconcile") >= 2 or p.poll() is not None,
+                 "the restart's reconcile")
+        bars_before = count(log, "bar")
+        wait_for(lambda: count(log, "bar") >= bars_before + 60 or p.poll() is not None, "60 more bars")
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0, out
+        assert "stopped after" in out
+
+        ev = events(log)
+        rec = ev[ev.event == "reconcile"].reset_index(drop=True)
+        assert crashed_cid in rec.adopted.iloc[1]                 # the restart found it by its client id
+        cids = [o["clientOrderId"] for o in fake.orders]
+        assert len(cids) == len(set(cids)), "an order was sent twice"
+        assert cids.count(crashed_cid) == 1
+        state = json.loads((tmp_path / "state.json").read_text())
+        exchange_lots = (fake.balances["BTC"] - 10.0) / LOT
+        assert state["broker"]["position"] == pytest.approx(exchange_lots, abs=1e-9)
+        assert {"bar_rejected", "order", "fill", "service_stop"} <= set(ev.event)
+        assert {"feed_reconnected", "feed_disconnected"} & set(ev.event)     # the dropped websocket
+        run = (ev.event == "service_start").cumsum()               # 1: before the crash, 2: after it
+        for k in (1, 2):
+            bars = ev[(ev.event == "bar") & (run == k)].ts.tolist()
+            assert bars == sorted(set(bars)), "a bar traded twice or out of order within a run"
+        # bars after the last state snapshot before the crash are traded again: their decisions are known orders
+        assert count(log, "order_known") >= 0
+
+        # 3. restart after SIGTERM: resumes with the same position and PnL
+        p = start(fake, ckpt, tmp_path, "--max-bars", "20"); procs.append(p)
+        out, _ = p.communicate(timeout=180)
+        assert p.returncode == 0, out
+        ev = events(log)
+        starts = ev[ev.event == "service_start"]
+        assert starts.resumed.iloc[-1] == True                   # noqa: E712
+        rec = ev[ev.event == "reconcile"].iloc[-1]
+        assert rec.position == pytest.approx(state["broker"]["position"]) and rec.adopted == [] and rec.lost == []
+        final = json.loads((tmp_path / "state.json").read_text())
+        run = (ev.event == "service_start").cumsum()
+        before, after = (set(ev[(ev.event == "bar") & (run == k)].ts) for k in (2, 3))
+        assert after and not before & after                      # after SIGTERM: only newer bars
+        assert final["bars"] == state["bars"] + 20 or final["bars"] > state["bars"]
+        assert final["broker"]["position"] == pytest.approx((fake.balances["BTC"] - 10.0) / LOT, abs=1e-9)
+        cids = [o["clientOrderId"] for o in fake.orders]
+        assert len(cids) == len(set(cids))
+    finally:
+        for p in procs:
+            if p.poll() is None: p.kill(); p.wait(60)
+        fake.stop_thread()
+
+
+def test_real_orders_need_confirmation(checkpoint, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAPER_TRADING": "false", "ALGOBOT_API_KEY": "k",
+           "ALGOBOT_API_SECRET": "s"}
+    r = subprocess.run([sys.executable, "-m", "algobot.live.service", "--exchange", "binance", "--model",
+                        str(checkpoint[1]), "--state", str(tmp_path / "s.json"), "--log", str(tmp_path / "l.jsonl")],
+                       env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "--confirm-real-orders" in r.stderr
