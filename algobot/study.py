@@ -140,7 +140,8 @@ def _rl2(task, env, seed=0, *, tasks, models_dir, total_steps, n_envs, max_episo
     "RL² trained on the other tasks' bars before this fold's embargo; its LSTM state runs through the whole test pass."
     before, k = task.feed.timestamps[task.periods["train"][1]], getattr(task, "fold_index", 0)
     others = [h for t in tasks if t.name != task.name and (h := _history(t, before, k, 2 * max_episode_steps))]
-    if not others: raise ValueError(f"RL² for {task.name} fold {k}: no other task has {2 * max_episode_steps} bars before {before}")
+    if not others:
+        raise ValueError(f"RL² for {task.name} fold {k}: no other task has {2 * max_episode_steps} bars before {before}")
     run = _checkpoint("rl2", task, seed)
     train_rl2_chunked(others, models_dir, len(others), total_steps, seed, run, max_episode_steps=max_episode_steps,
                       n_envs=n_envs, progress_bar=False, tensorboard_log=tensorboard_log)
@@ -184,7 +185,8 @@ def _canary(task, env, seed=0, *, models_dir, total_steps, n_envs, evaluations, 
     "PPO trained and run on `leak_task(task)`: it sees the next bar's return, so it must beat every honest contestant."
     leaky = leak_task(task)
     r = train(leaky, "ppo", total_steps, models_dir=models_dir, seed=seed, n_envs=n_envs, progress_bar=False,
-              eval_freq=max(total_steps // evaluations, 1), name=_checkpoint("canary", task, seed), tensorboard_log=tensorboard_log)
+              eval_freq=max(total_steps // evaluations, 1), name=_checkpoint("canary", task, seed),
+              tensorboard_log=tensorboard_log)
     inner, leak = _policy(load_model(r.best_path)[0] if r.best_path else r.model, env), leaky.feed.features[:, -1]
     return lambda obs: inner(np.r_[obs[:-2], leak[env.current_bar], obs[-2:]].astype(np.float32))
 

@@ -286,7 +286,8 @@ class FoldTask(TradingTask):
     def release(self) -> None: self.base.release()
     def spec(self) -> dict[str, Any]:
         "The task's `spec()` plus the fold (index and periods): a checkpoint sidecar records what it was trained on."
-        return {**self.base.spec(), "fold": {"index": self.fold_index, "periods": {k: list(v) for k, v in self._periods.items()}}}
+        periods = {k: list(v) for k, v in self._periods.items()}
+        return {**self.base.spec(), "fold": {"index": self.fold_index, "periods": periods}}
     def __repr__(self) -> str: return f"FoldTask({self.name}, fold {self.fold_index}, {self._periods})"
 
 @patch

@@ -86,7 +86,7 @@ def tune(tasks: Sequence[TradingTask],      # tasks searched on (their folds' tr
     return study
 
 def tuning_trials(db: str | Path, study_name: str | None = None) -> int:
-    "Finished (complete or pruned) trials in the SQLite file `db` (one study, or all); 0 if there is none: the DSR's extra trials."
+    "Finished (complete or pruned) trials in the SQLite file `db` (one study, or all; 0 without the file): the DSR's extra trials."
     if not Path(db).exists(): return 0
     storage = f"sqlite:///{db}"
     names = [study_name] if study_name else optuna.get_all_study_names(storage)
@@ -114,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs (default: under RUNS_DIR)")
     a = ap.parse_args(argv)
     cfg = load_settings(seed=a.seed, models_dir=a.models_dir, historical_data_dir=a.data_dir)
-    sources = synthetic_tasks(a.synthetic, 1_000, seed=cfg.seed) if a.synthetic else discover_tasks(cfg.historical_data_dir, only=a.tasks)
+    sources = (synthetic_tasks(a.synthetic, 1_000, seed=cfg.seed) if a.synthetic
+               else discover_tasks(cfg.historical_data_dir, only=a.tasks))
     db = Path(a.db) if a.db else cfg.models_dir / "tune.db"
     study = tune([TradingTask.from_settings(t, cfg) for t in sources], a.trials, db, a.study_name, a.steps, a.folds, a.embargo,
                  a.n_envs, cfg.seed, None if a.no_tensorboard else cfg.runs_dir)
