@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_config.ipynb #4857edf4
 from __future__ import annotations
-import configparser, dataclasses, os, tempfile
+import configparser, dataclasses, hashlib, os, platform, subprocess, tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 # %% auto #0
-__all__ = ['SETTINGS_FILE', 'SettingsError', 'find_project_root', 'Settings', 'load_settings', 'atomic_path', 'atomic_write_text']
+__all__ = ['SETTINGS_FILE', 'PROVENANCE_PACKAGES', 'SettingsError', 'find_project_root', 'Settings', 'load_settings',
+           'atomic_path', 'atomic_write_text', 'provenance']
 
 # %% ../nbs/00_config.ipynb #d27d8c9a
 SETTINGS_FILE = "settings.ini"
@@ -76,6 +77,7 @@ class Settings:
     processed_data_dir: Path = _setting(Path)
     models_dir: Path = _setting(Path)
     reports_dir: Path = _setting(Path)
+    runs_dir: Path = _setting(Path)
     seed: int = _setting(int)
     rl_chunk_size: int = _setting(_positive_int)
     atr_length: int = _setting(_positive_int)
@@ -143,7 +145,7 @@ def load_settings(path: str | Path | None = None,       # settings.ini to read (
         try: values[key] = parse(str(value))
         except (ValueError, TypeError) as e: raise SettingsError(f"{source} = {value!r}: {e}") from None
     root = path.resolve().parent
-    for key in ("historical_data_dir", "processed_data_dir", "models_dir", "reports_dir"):
+    for key in ("historical_data_dir", "processed_data_dir", "models_dir", "reports_dir", "runs_dir"):
         p = Path(values[key]).expanduser()
         values[key] = p if p.is_absolute() else root / p
     return Settings(**values, root=root)
@@ -172,3 +174,36 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     "Write `text` to `path` atomically."
     with atomic_path(path) as tmp: tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+# %% ../nbs/00_config.ipynb #284aa1b9
+PROVENANCE_PACKAGES = ("algobot", "numpy", "pandas", "torch", "gymnasium", "stable-baselines3", "sb3-contrib",
+                       "pandas-ta", "numba", "optuna")
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    return h.hexdigest()
+
+def _git(root: Path, *args: str) -> str | None:
+    try: r = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError): return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+def provenance(cfg: Settings,                                  # the run's settings
+               parameters: Mapping[str, Any] | None = None,    # the notebook's or script's parameters
+               data_files: Sequence[str | Path] = (),          # files whose SHA-256 is recorded
+               packages: Sequence[str] = PROVENANCE_PACKAGES,  # distributions whose versions are recorded
+              ) -> dict[str, Any]:
+    "What made a result: git commit and dirty flag, Python and package versions, settings, parameters, data-file hashes."
+    from importlib.metadata import PackageNotFoundError, version
+    def ver(p):
+        try: return version(p)
+        except PackageNotFoundError: return None
+    status = _git(cfg.root, "status", "--porcelain")
+    return {"git_commit": _git(cfg.root, "rev-parse", "HEAD"), "git_dirty": None if status is None else bool(status),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "packages": {p: ver(p) for p in packages},
+            "settings": {f.name: (str(v) if isinstance(v := getattr(cfg, f.name), Path) else v) for f in fields(cfg)},
+            "parameters": dict(parameters or {}),
+            "data_files": {Path(p).name: _sha256_file(Path(p)) for p in data_files}}

@@ -214,6 +214,7 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
                       n_envs: int = 16,                    # trial environments stepped together
                       progress_bar: bool = True,
                       algo_kwargs: dict[str, Any] | None = None,  # RecurrentPPO keywords over RL2_DEFAULTS
+                      tensorboard_log: str | Path | None = None,  # SB3 TensorBoard folder (run `<run_name>_<n>`); None: off
                      ) -> list[ChunkRecord]:
     "Train one RL² RecurrentPPO model over `tasks`, `chunk_size` tasks at a time; resumable."
     if chunk_size < 1: raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -239,7 +240,8 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
             if n == 0: model = RecurrentPPO("MlpLstmPolicy", venv, seed=seed, device="cpu", verbose=0,
                                             **{**RL2_DEFAULTS, **(algo_kwargs or {})})
             else: model = load_chunk(chunk_path(folder, run_name, n - 1), env=venv)
-            model.learn(steps_per_chunk, reset_num_timesteps=False, progress_bar=progress_bar)
+            model.tensorboard_log = str(tensorboard_log) if tensorboard_log else None
+            model.learn(steps_per_chunk, reset_num_timesteps=False, progress_bar=progress_bar, tb_log_name=run_name)
             with atomic_path(path) as tmp: model.save(tmp)
             timesteps = int(model.num_timesteps)
             venv.close()
@@ -250,6 +252,7 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
                           round(peak.peak, 1), round(rss_mb(), 1))
         atomic_write_text(path.with_suffix(".json"), json.dumps(
             {**rec.__dict__, "timesteps": timesteps, "seed": seed, "chunk_size": chunk_size, "sha256": _sha256(path),
+             "specs": [t.spec() for t in chunk],
              "complete": True}, indent=1))
         log.info("chunk %d: %s, %.1f s, peak RSS %.0f MB", n, names, rec.seconds, rec.peak_rss_mb)
         records.append(rec)

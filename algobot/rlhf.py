@@ -148,7 +148,9 @@ def rlhf_finetune(task: TradingTask,                          # the task; fine-t
                   ranges: PerturbationRanges = PerturbationRanges(),
                   seed: int = 0,
                   n_envs: int = 8,                            # randomised envs stepped together (shared adversary)
-                  progress_bar: bool = False) -> RLHFResult:
+                  progress_bar: bool = False,
+                  tensorboard_log: str | Path | None = None,  # SB3 TensorBoard folder (run named after `save_to`); None: off
+                 ) -> RLHFResult:
     "PPO fine-tuning of a BC checkpoint on the combined reward, on the training period, under domain randomisation."
     from algobot.reward_model import RewardModel
     from algobot.train import default_algo_kwargs, save_model
@@ -163,7 +165,8 @@ def rlhf_finetune(task: TradingTask,                          # the task; fine-t
     rollout = {k: ppo[k] for k in ("n_steps", "batch_size")} if n_envs > 1 else None
     model = PPO.load(bc_path, env=env, device="cpu", custom_objects=rollout)
     model.set_random_seed(seed)
-    model.learn(total_steps, progress_bar=progress_bar, reset_num_timesteps=True)
+    model.tensorboard_log = str(tensorboard_log) if tensorboard_log else None
+    model.learn(total_steps, progress_bar=progress_bar, reset_num_timesteps=True, tb_log_name=Path(save_to).stem)
     path = save_model(model, save_to, {"algo": "ppo", "kind": "rlhf", "weights": list(weights), "bc": str(bc_path),
                                        "reward_model": str(reward_model_path), "total_steps": total_steps, "seed": seed,
                                        "n_envs": n_envs,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_study.ipynb #3089caf9
 from __future__ import annotations
-import math, re
+import copy, math, re
 from functools import partial
 from pathlib import Path
 from statistics import NormalDist
@@ -14,17 +14,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .bc import label_actions
+from gymnasium import spaces
+
+from .bc import Demonstrations, demonstrations, label_actions, train_bc
 from .config import atomic_write_text
-from .env import DISCRETE_TARGETS, TradingEnv
+from .env import DISCRETE_TARGETS, OBS_CLIP, HistoricalFeed, TradingEnv
 from .labeling import label_atr_barriers
 from .metrics import Backtest, backtest, periods_per_year
-from .tasks import TradingTask
+from .rl2 import final_chunk, load_chunk, rl2_observation, train_rl2_chunked
+from .tasks import PERIODS, FoldTask, TradingTask
+from .train import load_model, save_model, train
 
 # %% auto #0
-__all__ = ['Contestant', 'EULER_GAMMA', 'KEY', 'baselines', 'evaluate', 'bootstrap_indices', 'block_bootstrap_ci', 'sharpe_std',
-           'probabilistic_sharpe_ratio', 'expected_max_sharpe', 'deflated_sharpe_ratio', 'Leaderboard', 'run_study',
-           'rank_contestants', 'summarize', 'verdict', 'plot_equity_fan', 'plot_excess_heatmap', 'plot_ci']
+__all__ = ['Contestant', 'EULER_GAMMA', 'KEY', 'baselines', 'evaluate', 'bc_demonstrations', 'leak_task', 'learned_contestants',
+           'bootstrap_indices', 'block_bootstrap_ci', 'sharpe_std', 'probabilistic_sharpe_ratio', 'expected_max_sharpe',
+           'deflated_sharpe_ratio', 'Leaderboard', 'run_study', 'rank_contestants', 'summarize', 'verdict',
+           'plot_equity_fan', 'plot_excess_heatmap', 'plot_ci']
 
 # %% ../nbs/18_study.ipynb #62d16c96
 Contestant = Callable[[TradingTask, TradingEnv, int], Callable]
@@ -82,6 +87,133 @@ def evaluate(contestant: Contestant, task: TradingTask, seed: int = 0, period: s
     "Backtest `contestant` over one period of `task` (usually a fold's test period), net of the task's costs."
     env = task.make_env(period, episode="full")
     return backtest(contestant(task, env, seed), env, seed=seed)
+
+# %% ../nbs/18_study.ipynb #db14c192
+def _policy(model, env: TradingEnv) -> Callable:
+    "An SB3 model as an `obs -> action` policy for `env` (a continuous target is rounded for a discrete env)."
+    discrete = isinstance(model.action_space, spaces.Discrete)
+    def act(obs):
+        a, _ = model.predict(obs, deterministic=True)
+        return _action(env, DISCRETE_TARGETS[int(a)] if discrete else float(np.asarray(a).reshape(-1)[0]))
+    return act
+
+def _checkpoint(kind: str, task: TradingTask, seed: int) -> str:
+    "Checkpoint name of one contestant's model for one fold and seed."
+    return f"{kind}_{task.name}_fold{getattr(task, 'fold_index', 0)}_seed{seed}"
+
+def _sb3(task, env, seed=0, *, algo, models_dir, total_steps, n_envs, evaluations, tensorboard_log):
+    "Train `algo` with `train` on the fold's train period, keep the best checkpoint on its val period."
+    r = train(task, algo, total_steps, models_dir=models_dir, seed=seed, n_envs=n_envs, progress_bar=False,
+              eval_freq=max(total_steps // evaluations, 1), name=_checkpoint(algo, task, seed), tensorboard_log=tensorboard_log)
+    return _policy(load_model(r.best_path)[0] if r.best_path else r.model, env)
+
+def _embargo(task: TradingTask) -> int: return task.periods["val"][0] - task.periods["train"][1]
+
+def bc_demonstrations(task: TradingTask,          # a fold (`TradingTask.fold`)
+                      horizon: int = 20,          # label look-ahead (bars); at most the fold's embargo
+                      atr_length: int = 14, rr: float = 2.0,  # the ATR barriers (ATR_LENGTH, RR)
+                     ) -> tuple[Demonstrations, Demonstrations]:
+    "(train, val) demonstrations of a fold: ATR labels computed from the bars up to each period's end only."
+    if not 1 <= horizon <= _embargo(task):
+        raise ValueError(f"the label horizon ({horizon}) must be in [1, the fold's embargo ({_embargo(task)})]")
+    def labels(stop):   # labels of bars [0, stop) from those bars alone; the rest is never read
+        lab = label_atr_barriers(task.df.iloc[:stop], atr_length, rr, horizon).label.to_numpy()
+        return np.r_[lab, np.zeros(len(task.df) - stop, lab.dtype)]
+    return tuple(demonstrations(task, labels(task.periods[p][1]), p) for p in ("train", "val"))
+
+def _bc(task, env, seed=0, *, models_dir, horizon, epochs, atr_length, rr):
+    "Behaviour cloning of the fold's train-span labels (held-out accuracy on its val span), saved with the fold."
+    demo_train, demo_val = bc_demonstrations(task, horizon, atr_length, rr)
+    r = train_bc(demo_train, demo_val, task.make_env("train", action_type="discrete"), epochs=epochs, seed=seed, progress=False)
+    save_model(r.model, Path(models_dir) / _checkpoint("bc", task, seed),
+               {"algo": "ppo", "kind": "bc", "task": task.spec(), "seed": seed, "horizon": horizon, "epochs": epochs,
+                "val_accuracy": r.accuracy, "val_balanced_accuracy": r.balanced_accuracy})
+    return _policy(r.model, env)
+
+def _history(task: TradingTask, before, k: int, min_bars: int) -> FoldTask | None:
+    "`task`'s bars opened before `before` as one train period (None with fewer than `min_bars` usable bars)."
+    base = getattr(task, "base", task)
+    cut = int(np.searchsorted(base.feed.timestamps, before))
+    return FoldTask(base, k, dict.fromkeys(PERIODS, (0, cut))) if cut - base.feed.first_valid >= min_bars else None
+
+def _rl2(task, env, seed=0, *, tasks, models_dir, total_steps, n_envs, max_episode_steps, tensorboard_log):
+    "RL² trained on the other tasks' bars before this fold's embargo; its LSTM state runs through the whole test pass."
+    before, k = task.feed.timestamps[task.periods["train"][1]], getattr(task, "fold_index", 0)
+    others = [h for t in tasks if t.name != task.name and (h := _history(t, before, k, 2 * max_episode_steps))]
+    if not others:
+        raise ValueError(f"RL² for {task.name} fold {k}: no other task has {2 * max_episode_steps} bars before {before}")
+    run = _checkpoint("rl2", task, seed)
+    train_rl2_chunked(others, models_dir, len(others), total_steps, seed, run, max_episode_steps=max_episode_steps,
+                      n_envs=n_envs, progress_bar=False, tensorboard_log=tensorboard_log)
+    model = load_chunk(final_chunk(models_dir, run))
+    last = {"action": None, "reward": 0.0, "state": None, "start": True}
+    step = env.step
+    def recording_step(action):   # the policy sees the reward the env paid, as in training
+        out = step(action); last["reward"] = out[1]; return out
+    env.step = recording_step
+    def act(obs):
+        x = rl2_observation(obs, last["action"], last["reward"], last["start"], model.action_space)
+        a, last["state"] = model.predict(x, state=last["state"], episode_start=np.array([last["start"]]), deterministic=True)
+        last["action"], last["start"] = a, False
+        return _action(env, DISCRETE_TARGETS[int(a)])
+    return act
+
+def leak_task(fold: TradingTask) -> FoldTask:
+    "A copy of `fold` whose features end with the *next* bar's volatility-scaled log return: a deliberate leak (canary)."
+    return _LeakyFold(getattr(fold, "base", fold), getattr(fold, "fold_index", 0), fold.periods)
+
+class _LeakyFold(FoldTask):
+    def __init__(self, task, fold_index, periods):
+        super().__init__(task, fold_index, periods)
+        self._leaky = None
+
+    @property
+    def feed(self) -> HistoricalFeed:
+        if self._leaky is None:
+            f = copy.copy(self.base.feed)
+            close, sigma = np.asarray(f.close), np.asarray(f.sigma)
+            nxt = np.nan_to_num(np.r_[np.log(close[1:] / close[:-1]), 0.0] / sigma)
+            f.features = np.c_[f.features, np.clip(nxt, -OBS_CLIP, OBS_CLIP)].astype(np.float32)
+            self._leaky = f
+        return self._leaky
+
+    @property
+    def obs_dim(self) -> int: return super().obs_dim + 1
+    def spec(self) -> dict[str, Any]: return {**super().spec(), "leak": "next bar's return"}
+
+def _canary(task, env, seed=0, *, models_dir, total_steps, n_envs, evaluations, tensorboard_log):
+    "PPO trained and run on `leak_task(task)`: it sees the next bar's return, so it must beat every honest contestant."
+    leaky = leak_task(task)
+    r = train(leaky, "ppo", total_steps, models_dir=models_dir, seed=seed, n_envs=n_envs, progress_bar=False,
+              eval_freq=max(total_steps // evaluations, 1), name=_checkpoint("canary", task, seed),
+              tensorboard_log=tensorboard_log)
+    inner, leak = _policy(load_model(r.best_path)[0] if r.best_path else r.model, env), leaky.feed.features[:, -1]
+    return lambda obs: inner(np.r_[obs[:-2], leak[env.current_bar], obs[-2:]].astype(np.float32))
+
+def learned_contestants(models_dir: str | Path,            # checkpoints, named <kind>_<task>_fold<k>_seed<s> (+ sidecars)
+                        tasks: Sequence[TradingTask] = (),  # the study's tasks (RL² trains on the others); (): no RL²
+                        total_steps: int = 1_024,           # training steps of PPO, SAC and TQC (each)
+                        algos: Sequence[str] = ("ppo", "sac", "tqc"),  # SB3 algorithms trained with `train`
+                        n_envs: int = 4,                    # training environments stepped together
+                        evaluations: int = 2,               # validation checkpoints per training (the best is kept)
+                        bc_epochs: int | None = 5,          # behaviour-cloning epochs; None: no BC
+                        horizon: int = 20,                  # BC's label look-ahead (<= the folds' embargo)
+                        atr_length: int = 14, rr: float = 2.0,  # BC's ATR barriers (ATR_LENGTH, RR)
+                        rl2_steps: int = 1_024,             # RL² training steps
+                        rl2_episode_steps: int = 64,        # RL² episode length inside a trial
+                        canary_steps: int | None = 4_096,   # steps of the leaky PPO canary; None: no canary
+                        tensorboard_log: str | Path | None = None,  # TensorBoard folder of every training; None: off
+                       ) -> dict[str, Contestant]:
+    "Contestants that fit on each fold's train period (selecting on val): PPO/SAC/TQC, BC, RL² and the leak canary."
+    kw = dict(models_dir=Path(models_dir), n_envs=n_envs, tensorboard_log=tensorboard_log)
+    found = {a: partial(_sb3, algo=a, total_steps=total_steps, evaluations=evaluations, **kw) for a in algos}
+    if bc_epochs is not None:
+        found["bc"] = partial(_bc, models_dir=Path(models_dir), horizon=horizon, epochs=bc_epochs, atr_length=atr_length, rr=rr)
+    if len(tasks) > 1:
+        found["rl2"] = partial(_rl2, tasks=list(tasks), total_steps=rl2_steps, max_episode_steps=rl2_episode_steps, **kw)
+    if canary_steps is not None: found["canary"] = partial(_canary, total_steps=canary_steps, evaluations=evaluations, **kw)
+    return found
+
 
 # %% ../nbs/18_study.ipynb #c73caa55
 def _sharpe(x: np.ndarray, axis: int = -1) -> np.ndarray:

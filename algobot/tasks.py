@@ -233,7 +233,10 @@ class TradingTask:
         if "synthetic" in spec: source = SyntheticTask(spec["task"], **spec["synthetic"])
         else: source = discover_tasks(data_dir or spec["data_dir"], only=spec["task"])[0]
         kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items() if k in _ENV_FIELDS}
-        return cls(source, **kw)
+        task = TradingTask(source, **kw)
+        if "fold" not in spec: return task
+        f = spec["fold"]
+        return FoldTask(task, f["index"], {k: tuple(v) for k, v in f["periods"].items()})
 
     def __repr__(self) -> str: return f"TradingTask({self.name}, window={self.window}, indicators={self.indicators}, {self.action_type})"
 
@@ -281,6 +284,10 @@ class FoldTask(TradingTask):
     @property
     def feed(self) -> HistoricalFeed: return self.base.feed
     def release(self) -> None: self.base.release()
+    def spec(self) -> dict[str, Any]:
+        "The task's `spec()` plus the fold (index and periods): a checkpoint sidecar records what it was trained on."
+        periods = {k: list(v) for k, v in self._periods.items()}
+        return {**self.base.spec(), "fold": {"index": self.fold_index, "periods": periods}}
     def __repr__(self) -> str: return f"FoldTask({self.name}, fold {self.fold_index}, {self._periods})"
 
 @patch

@@ -116,6 +116,7 @@ def train(task: TradingTask,                    # the task: data, periods, windo
           progress_bar: bool = True,
           algo_kwargs: dict[str, Any] | None = None,  # SB3 keywords over `default_algo_kwargs`
           reward_fn=None,                        # reward of the training envs (None: BaseReward); one copy per env
+          tensorboard_log: str | Path | None = None,  # SB3 TensorBoard folder (a run `<name>_<n>` inside); None: off
          ) -> TrainResult:
     "Train an SB3 agent on a task's training period; evaluate on validation, checkpoint, and backtest on test."
     algo = algo.lower()
@@ -131,6 +132,7 @@ def train(task: TradingTask,                    # the task: data, periods, windo
     meta = {"algo": algo, "task": {**task.spec(), "action_type": action_type}, "seed": seed, "total_steps": total_steps,
             "n_envs": n_envs, "name": name}
     model = ALGOS[algo]("MlpPolicy", train_env, seed=seed, device="cpu", verbose=0,
+                        tensorboard_log=str(tensorboard_log) if tensorboard_log else None,
                         **{**default_algo_kwargs(algo, total_steps, n_envs), **(algo_kwargs or {})})
     best_path = folder / f"{name}_best.zip"
     record, episodes = RecordEval(), RecordEpisodes()
@@ -139,7 +141,7 @@ def train(task: TradingTask,                    # the task: data, periods, windo
                              deterministic=True, callback_on_new_best=SaveOnBest(best_path, meta),
                              callback_after_eval=record, verbose=0, warn=False)
     t0 = time.perf_counter()
-    model.learn(total_steps, callback=CallbackList([evaluator, episodes]), progress_bar=progress_bar)
+    model.learn(total_steps, callback=CallbackList([evaluator, episodes]), progress_bar=progress_bar, tb_log_name=name)
     seconds = time.perf_counter() - t0
     test = backtest(model, envs["test"])
     meta.update(train_seconds=round(seconds, 2), test_metrics=test.metrics)

@@ -3,6 +3,7 @@
     python3.12 tools/bootstrap.py pipeline [algobot-pipeline options]   # set up, run the main job (reports/)
     python3.12 tools/bootstrap.py test                                   # set up, run nbdev-test and pytest
     python3.12 tools/bootstrap.py docs [--out DIR]                       # set up, build the docs site -> _docs/index.html
+    python3.12 tools/bootstrap.py tensorboard [--port N]                 # set up, serve the training logs (RUNS_DIR) on 127.0.0.1
     python3.12 tools/bootstrap.py setup | lab                            # set up only | open JupyterLab
     python3.12 tools/bootstrap.py dashboard [--state FILE] [--log FILE]  # set up, serve a trader's dashboard (127.0.0.1)
 
@@ -75,7 +76,7 @@ def test_env() -> dict:
     env = dict(os.environ)
     # nbdev-test runs two notebooks at once on 2 cores: one torch/BLAS thread each avoids oversubscription (10x slower)
     env.setdefault("OMP_NUM_THREADS", "1")
-    for key in ("PROCESSED_DATA_DIR", "MODELS_DIR", "REPORTS_DIR"):
+    for key in ("PROCESSED_DATA_DIR", "MODELS_DIR", "REPORTS_DIR", "RUNS_DIR"):
         env[key] = str(scratch / key.lower().removesuffix("_dir"))
     print(f"bootstrap: test outputs go to {scratch}", flush=True)
     return env
@@ -85,14 +86,18 @@ def main(argv: list[str]) -> int:
     job, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if job in ("help", "-h", "--help"):
         print(__doc__); return 0
-    if job not in ("setup", "pipeline", "test", "docs", "lab", "dashboard"):
-        die(f"unknown job {job!r}; use setup, pipeline, test, docs, lab or dashboard")
+    if job not in ("setup", "pipeline", "test", "docs", "lab", "dashboard", "tensorboard"):
+        die(f"unknown job {job!r}; use setup, pipeline, test, docs, lab, dashboard or tensorboard")
     setup()
     if job == "setup": return 0
     if job == "pipeline": return sh(BIN / f"algobot-pipeline{EXE}", *rest)
     if job == "lab": return sh(BIN / f"jupyter{EXE}", "lab", "nbs", *rest)
     if job == "dashboard": return sh(BIN / f"algobot-dashboard{EXE}", *rest)
     if job == "docs": return sh(PY, ROOT / "tools" / "build_docs.py", *rest)
+    if job == "tensorboard":   # the SB3 logs of every training; RUNS_DIR from settings.ini or the environment
+        runs = subprocess.run([str(PY), "-c", "from algobot.config import load_settings; print(load_settings().runs_dir)"],
+                              capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
+        return sh(BIN / f"tensorboard{EXE}", "--logdir", runs, "--host", "127.0.0.1", *rest)
     env = test_env()
     nb = sh(BIN / f"nbdev-test{EXE}", "--n-workers", "2", "--timing", *rest, env=env)
     py = sh(PY, "-m", "pytest", "-q", "tests", env=env)
