@@ -856,6 +856,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'algobot.train.SaveOnBest._on_step': ('train.html#saveonbest._on_step', 'algobot/train.py'),
                                'algobot.train.TrainResult': ('train.html#trainresult', 'algobot/train.py'),
                                'algobot.train.default_algo_kwargs': ('train.html#default_algo_kwargs', 'algobot/train.py'),
+                               'algobot.train.fast_torch': ('train.html#fast_torch', 'algobot/train.py'),
                                'algobot.train.load_model': ('train.html#load_model', 'algobot/train.py'),
                                'algobot.train.save_model': ('train.html#save_model', 'algobot/train.py'),
                                'algobot.train.train': ('train.html#train', 'algobot/train.py')},

@@ -162,7 +162,7 @@ def rlhf_finetune(task: TradingTask,                          # the task; fine-t
     rewards = [reward] + [reward_for_env(reward) for _ in range(n_envs - 1)]  # own CVaR; shared R(s,a)
     env = DummyVecEnv([lambda r=r: Monitor(DomainRandomizedEnv(task, "train", adversary, r, feeds)) for r in rewards])
     ppo = default_algo_kwargs("ppo", total_steps, n_envs)   # the BC checkpoint's rollout is for one env
-    rollout = {k: ppo[k] for k in ("n_steps", "batch_size")} if n_envs > 1 else None
+    rollout = {k: ppo[k] for k in ("n_steps", "batch_size", "learning_rate")} if n_envs > 1 else None
     model = PPO.load(bc_path, env=env, device="cpu", custom_objects=rollout)
     model.set_random_seed(seed)
     model.tensorboard_log = str(tensorboard_log) if tensorboard_log else None

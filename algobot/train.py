@@ -5,12 +5,14 @@
 # %% ../nbs/06_train.ipynb #98b8cf6b
 from __future__ import annotations
 import json, time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 from sb3_contrib import TQC
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -23,7 +25,7 @@ from .metrics import Backtest, backtest, buy_and_hold
 
 # %% auto #0
 __all__ = ['ALGOS', 'DEFAULT_ACTION_TYPE', 'default_algo_kwargs', 'save_model', 'load_model', 'SaveOnBest', 'RecordEpisodes',
-           'RecordEval', 'TrainResult', 'train']
+           'RecordEval', 'TrainResult', 'fast_torch', 'train']
 
 # %% ../nbs/06_train.ipynb #c406ae95
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "tqc": TQC}
@@ -32,10 +34,14 @@ DEFAULT_ACTION_TYPE = {"ppo": "discrete", "sac": "continuous", "tqc": "continuou
 def default_algo_kwargs(algo: str, total_steps: int, n_envs: int = 1) -> dict[str, Any]:
     "Hyper-parameters used unless overridden, for `n_envs` environments stepped together."
     net = {"net_arch": [64, 64]}
-    if algo == "ppo":  # a rollout of n_steps x n_envs steps, 4 minibatches an epoch
-        rollout = 256 if n_envs == 1 else max(16, 512 // n_envs) * n_envs
-        return {"n_steps": rollout // n_envs, "batch_size": 64 if n_envs == 1 else rollout // 4, "n_epochs": 4,
-                "learning_rate": 3e-4, "ent_coef": 0.01, "policy_kwargs": net}
+    if algo == "ppo":
+        if n_envs == 1:  # the single-env path: 256-step rollouts, 4 minibatches of 64
+            return {"n_steps": 256, "batch_size": 64, "n_epochs": 4, "learning_rate": 3e-4, "ent_coef": 0.01,
+                    "policy_kwargs": net}
+        # batched (tests/bench_ppo_sweep.py): a rollout of >= 512 steps, 2 minibatches an epoch, a larger step size
+        rollout = max(16, 512 // n_envs) * n_envs
+        return {"n_steps": rollout // n_envs, "batch_size": rollout // 2, "n_epochs": 4, "learning_rate": 1e-3,
+                "ent_coef": 0.01, "policy_kwargs": net}
     off_policy = {"learning_starts": min(256, total_steps // 4), "batch_size": 128, "buffer_size": max(total_steps, 1_000),
                   "learning_rate": 3e-4, "policy_kwargs": net,
                   "gradient_steps": -1}  # a gradient step per transition, however many environments
@@ -103,6 +109,17 @@ class TrainResult:
     episodes: pd.DataFrame          # training episodes: reward, length
     meta: dict[str, Any] = field(default_factory=dict)
 
+@contextmanager
+def fast_torch(threads: int | None = 1):  # torch threads inside (None: unchanged)
+    "Inside: torch on `threads` threads, torch.distributions' argument checks off (same numbers); both restored after."
+    before, validate = torch.get_num_threads(), torch.distributions.Distribution._validate_args
+    if threads: torch.set_num_threads(threads)
+    torch.distributions.Distribution.set_default_validate_args(False)
+    try: yield
+    finally:
+        torch.set_num_threads(before)
+        torch.distributions.Distribution.set_default_validate_args(validate)
+
 def train(task: TradingTask,                    # the task: data, periods, window, costs (`TradingTask.from_settings`)
           algo: str = "ppo",                     # "ppo", "sac" or "tqc"
           total_steps: int = 10_000,
@@ -117,6 +134,7 @@ def train(task: TradingTask,                    # the task: data, periods, windo
           algo_kwargs: dict[str, Any] | None = None,  # SB3 keywords over `default_algo_kwargs`
           reward_fn=None,                        # reward of the training envs (None: BaseReward); one copy per env
           tensorboard_log: str | Path | None = None,  # SB3 TensorBoard folder (a run `<name>_<n>` inside); None: off
+          torch_threads: int | None = 1,         # torch threads while training (restored after); None: leave as is
          ) -> TrainResult:
     "Train an SB3 agent on a task's training period; evaluate on validation, checkpoint, and backtest on test."
     algo = algo.lower()
@@ -140,10 +158,11 @@ def train(task: TradingTask,                    # the task: data, periods, windo
     evaluator = EvalCallback(Monitor(envs["val"]), eval_freq=max(every // n_envs, 1), n_eval_episodes=1,  # counted in vector steps
                              deterministic=True, callback_on_new_best=SaveOnBest(best_path, meta),
                              callback_after_eval=record, verbose=0, warn=False)
-    t0 = time.perf_counter()
-    model.learn(total_steps, callback=CallbackList([evaluator, episodes]), progress_bar=progress_bar, tb_log_name=name)
-    seconds = time.perf_counter() - t0
-    test = backtest(model, envs["test"])
+    with fast_torch(torch_threads):
+        t0 = time.perf_counter()
+        model.learn(total_steps, callback=CallbackList([evaluator, episodes]), progress_bar=progress_bar, tb_log_name=name)
+        seconds = time.perf_counter() - t0
+        test = backtest(model, envs["test"])
     meta.update(train_seconds=round(seconds, 2), test_metrics=test.metrics)
     path = save_model(model, folder / name, meta)
     evaluations = pd.DataFrame(record.rows, columns=["timesteps", "val_reward"])
