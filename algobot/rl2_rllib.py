@@ -32,7 +32,7 @@ from .tasks import TradingTask
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ENV_NAME', 'RLLIB_DEFAULTS', 'RLLIB_MODEL', 'make_rl2_env', 'rl2_ppo_config', 'init_ray', 'RayWorkerError',
+__all__ = ['log', 'ENV_NAME', 'RLLIB_DEFAULTS', 'RLLIB_MODEL', 'make_rl2_env', 'rl2_ppo_config', 'RayWorkerError', 'init_ray',
            'tree_rss_mb', 'train_rl2_rllib_chunked', 'RLlibRL2Policy', 'load_rllib_policy']
 
 # %% ../nbs/07b_rl2_rllib.ipynb #9c42c382
@@ -67,18 +67,26 @@ def rl2_ppo_config(env_config: dict,                      # `tasks` (TradingTask
             .debugging(seed=seed))
 
 # %% ../nbs/07b_rl2_rllib.ipynb #dc69363b
+class RayWorkerError(RuntimeError):
+    "Building or training failed inside a Ray worker (or the cluster); the message carries the worker's error."
+
 def init_ray(address: str | None = None,   # an existing cluster ("auto", "ray://host:10001", host:6379); None: RAY_ADDRESS or this machine
              num_cpus: int | None = None,  # embedded Ray only; None: the CPUs this process may use
             ) -> dict:
     "Connect to a Ray cluster if one is named, else start Ray on this machine (no dashboard); no-op if already up."
-    if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS") or None
-        if address: ray.init(address=address, log_to_driver=True)
-        else: ray.init(num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False, log_to_driver=True)
+    if ray.is_initialized(): return ray.cluster_resources()
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if not address:
+        # "local": a new Ray on this machine, even if `ray start` left a cluster address behind in /tmp/ray
+        ray.init(address="local", num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
+                 log_to_driver=True)
+        return ray.cluster_resources()
+    try: ray.init(address=address, log_to_driver=True)
+    except ConnectionError as e:
+        raise RayWorkerError(f"cannot connect to the Ray cluster at {address} ({e}): is `ray start --head` running "
+                             "there, and does this machine use the cluster's token (RAY_AUTH_MODE=token with the head's "
+                             "~/.ray/auth_token or RAY_AUTH_TOKEN)? See README 'RL² on a Ray cluster'") from e
     return ray.cluster_resources()
-
-class RayWorkerError(RuntimeError):
-    "Building or training failed inside a Ray worker (or the cluster); the message carries the worker's error."
 
 @contextmanager
 def _worker_errors(what: str) -> Iterator[None]:
