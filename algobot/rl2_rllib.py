@@ -21,6 +21,8 @@ import ray
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
 from ray.tune.registry import register_env
 
@@ -36,9 +38,19 @@ __all__ = ['log', 'ENV_NAME', 'RLLIB_DEFAULTS', 'RLLIB_MODEL', 'make_rl2_env', '
            'tree_rss_mb', 'train_rl2_rllib_chunked', 'RLlibRL2Policy', 'load_rllib_policy']
 
 # %% ../nbs/07b_rl2_rllib.ipynb #9c42c382
+_chunk_tasks: dict[str, list[TradingTask]] = {}   # this process's tasks of the current chunk, shared by its envs
+
+def _tasks_for(env_config: dict) -> list[TradingTask]:
+    "The chunk's TradingTasks, built once per process: a worker's envs share each task's bars and features."
+    key = json.dumps([env_config["tasks"], env_config.get("data_dir")], sort_keys=True)
+    if key not in _chunk_tasks:
+        _chunk_tasks.clear()   # another chunk's tasks: let them go
+        _chunk_tasks[key] = [TradingTask.from_spec(s, env_config.get("data_dir")) for s in env_config["tasks"]]
+    return _chunk_tasks[key]
+
 def make_rl2_env(env_config: dict) -> RL2Wrapper:
     "RLlib's env creator: rebuild the chunk's TradingTasks from their specs (in the worker) and return an RL² trial env."
-    tasks = [TradingTask.from_spec(s, env_config.get("data_dir")) for s in env_config["tasks"]]
+    tasks = _tasks_for(env_config)
     envs = [t.make_env("train", max_episode_steps=env_config.get("max_episode_steps", 128)) for t in tasks]
     return RL2Wrapper(TrialEnv(envs, [t.name for t in tasks], env_config.get("episodes_per_trial", 2)))
 
@@ -140,6 +152,15 @@ def _save_policy(algo, folder: Path) -> None:
         "action_space": _space_spec(module.action_space), "model_config": dict(algo.config.model_config)}, indent=1))
 
 # %% ../nbs/07b_rl2_rllib.ipynb #cc3a21fc
+def _continue_from(algo, previous: Path) -> None:
+    "Load chunk n-1's learner (weights and optimiser state) into an algorithm built for chunk n, and into its runners."
+    algo.restore_from_path(Path(previous) / "learner_group", component="learner_group")
+    weights = algo.learner_group.get_weights()["default_policy"]
+    def load(runner, weights=weights):   # ray 2.60: after the restore above, remote runners still held their own weights
+        module = runner.module
+        (module[DEFAULT_MODULE_ID] if isinstance(module, MultiRLModule) else module).set_state(weights)
+    algo.env_runner_group.foreach_env_runner(load, local_env_runner=True)
+
 def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or Task / SyntheticTask, wrapped with defaults)
                             models_dir: str | Path,         # where the chunk checkpoints go
                             chunk_size: int = 8,            # tasks per chunk (RL_CHUNK_SIZE)
@@ -184,8 +205,7 @@ def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or T
                 algo = rl2_ppo_config(env_config, num_env_runners, num_envs_per_env_runner, seed + n, algo_kwargs,
                                       model_config).build_algo()
             try:
-                if previous:   # chunk n continues from chunk n-1's weights (and optimiser state)
-                    algo.restore_from_path(previous / "learner_group", component="learner_group")
+                if previous: _continue_from(algo, previous)
                 sampled = 0
                 with _worker_errors(f"training chunk {n} ({names})"):
                     while sampled < steps_per_chunk:
@@ -195,6 +215,7 @@ def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or T
                     _save_policy(algo, tmp)
             finally:
                 algo.stop()
+                _chunk_tasks.clear()   # tasks built in this process (num_env_runners=0)
             del algo
             free_memory()
         rec = ChunkRecord(n, names, steps_per_chunk, round(time.perf_counter() - t0, 2), round(rss_before, 1),
