@@ -558,6 +558,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'algobot.rl2_rllib.RayWorkerError': ('rl2_rllib.html#rayworkererror', 'algobot/rl2_rllib.py'),
                                    'algobot.rl2_rllib._atomic_dir': ('rl2_rllib.html#_atomic_dir', 'algobot/rl2_rllib.py'),
                                    'algobot.rl2_rllib._continue_from': ('rl2_rllib.html#_continue_from', 'algobot/rl2_rllib.py'),
+                                   'algobot.rl2_rllib._local_runner_processes': ( 'rl2_rllib.html#_local_runner_processes',
+                                                                                  'algobot/rl2_rllib.py'),
                                    'algobot.rl2_rllib._save_policy': ('rl2_rllib.html#_save_policy', 'algobot/rl2_rllib.py'),
                                    'algobot.rl2_rllib._space': ('rl2_rllib.html#_space', 'algobot/rl2_rllib.py'),
                                    'algobot.rl2_rllib._space_spec': ('rl2_rllib.html#_space_spec', 'algobot/rl2_rllib.py'),

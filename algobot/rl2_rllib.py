@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_rl2_rllib.ipynb #d38720ab
 from __future__ import annotations
-import json, logging, os, shutil, tempfile, time
+import json, logging, os, shutil, socket, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -152,6 +152,16 @@ def _save_policy(algo, folder: Path) -> None:
         "action_space": _space_spec(module.action_space), "model_config": dict(algo.config.model_config)}, indent=1))
 
 # %% ../nbs/07b_rl2_rllib.ipynb #cc3a21fc
+def _local_runner_processes(algo) -> list[psutil.Process]:
+    "The algorithm's remote env runners that run on this machine (after `algo.stop()` we wait for them to exit)."
+    found = algo.env_runner_group.foreach_env_runner(lambda r: (socket.gethostname(), os.getpid()), local_env_runner=False)
+    procs = []
+    for host, pid in found:
+        try:
+            if host == socket.gethostname(): procs.append(psutil.Process(pid))
+        except psutil.NoSuchProcess: pass
+    return procs
+
 def _continue_from(algo, previous: Path) -> None:
     "Load chunk n-1's learner (weights and optimiser state) into an algorithm built for chunk n, and into its runners."
     algo.restore_from_path(Path(previous) / "learner_group", component="learner_group")
@@ -204,10 +214,11 @@ def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or T
             with _worker_errors(f"building RLlib PPO for chunk {n} ({names})"):
                 algo = rl2_ppo_config(env_config, num_env_runners, num_envs_per_env_runner, seed + n, algo_kwargs,
                                       model_config).build_algo()
+            runners, sampled = [], 0
             try:
-                if previous: _continue_from(algo, previous)
-                sampled = 0
                 with _worker_errors(f"training chunk {n} ({names})"):
+                    runners = _local_runner_processes(algo)
+                    if previous: _continue_from(algo, previous)
                     while sampled < steps_per_chunk:
                         sampled += int(algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED])
                 with _atomic_dir(path) as tmp:
@@ -216,6 +227,7 @@ def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or T
             finally:
                 algo.stop()
                 _chunk_tasks.clear()   # tasks built in this process (num_env_runners=0)
+                psutil.wait_procs(runners, timeout=60)   # the runners (and the chunk's data) are gone before the next chunk
             del algo
             free_memory()
         rec = ChunkRecord(n, names, steps_per_chunk, round(time.perf_counter() - t0, 2), round(rss_before, 1),
