@@ -301,7 +301,8 @@ def evaluate_rl2(model: RecurrentPPO, envs: list[TradingEnv], names: list[str], 
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script: chunked RL² training over the bundled tasks (or a glob), resumable."
     ap = argparse.ArgumentParser(prog="algobot-rl2", description="Chunked, resumable RL² multi-task training (sb3-contrib "
-                                 "RecurrentPPO, or RLlib PPO with --backend rllib) over the tasks in the data folder. Settings: settings.ini, overridden by "
+                                 "RecurrentPPO, or RLlib PPO with --backend rllib) over the tasks in the data folder. "
+                                 "Settings: settings.ini, overridden by "
                                  "environment variables and these options. Guide: nbs/07_rl2.ipynb.")
     ap.add_argument("--tasks", help="task-name globs (default: all)")
     ap.add_argument("--holdout", default="", help="comma-separated task names to keep out of training")

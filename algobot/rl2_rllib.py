@@ -62,7 +62,7 @@ RLLIB_DEFAULTS = dict(train_batch_size_per_learner=256, minibatch_size=128, num_
                       gamma=0.99)
 RLLIB_MODEL = dict(use_lstm=True, lstm_cell_size=64, max_seq_len=32, fcnet_hiddens=[64], vf_share_layers=False)
 
-def rl2_ppo_config(env_config: dict,                      # `tasks` (TradingTask specs), `data_dir`, `max_episode_steps`, `episodes_per_trial`
+def rl2_ppo_config(env_config: dict,                      # make_rl2_env's: tasks (specs), data_dir, max_episode_steps, ...
                    num_env_runners: int = 1,              # sampling workers (Ray actors); 0: sample in this process
                    num_envs_per_env_runner: int = 1,      # trial envs per worker
                    seed: int = 0,
@@ -82,7 +82,7 @@ def rl2_ppo_config(env_config: dict,                      # `tasks` (TradingTask
 class RayWorkerError(RuntimeError):
     "Building or training failed inside a Ray worker (or the cluster); the message carries the worker's error."
 
-def init_ray(address: str | None = None,   # an existing cluster ("auto", "ray://host:10001", host:6379); None: RAY_ADDRESS or this machine
+def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6379); None: RAY_ADDRESS, else this machine
              num_cpus: int | None = None,  # embedded Ray only; None: the CPUs this process may use
             ) -> dict:
     "Connect to a Ray cluster if one is named, else start Ray on this machine (no dashboard); no-op if already up."
@@ -124,7 +124,7 @@ def tree_rss_mb(pid: int | None = None) -> float:
 # %% ../nbs/07b_rl2_rllib.ipynb #ca943cf7
 @contextmanager
 def _atomic_dir(path: Path) -> Iterator[Path]:
-    "Yield a temporary directory beside `path`; on success rename it to `path` (replacing a leftover), on error delete it."
+    "A temporary directory beside `path`; on success renamed to `path` (replacing a leftover), on error deleted."
     path = Path(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
@@ -227,7 +227,7 @@ def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or T
             finally:
                 algo.stop()
                 _chunk_tasks.clear()   # tasks built in this process (num_env_runners=0)
-                psutil.wait_procs(runners, timeout=60)   # the runners (and the chunk's data) are gone before the next chunk
+                psutil.wait_procs(runners, timeout=60)   # runners (and the chunk's data) gone before the next chunk
             del algo
             free_memory()
         rec = ChunkRecord(n, names, steps_per_chunk, round(time.perf_counter() - t0, 2), round(rss_before, 1),

@@ -106,7 +106,8 @@ def one_task_mb(bars: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=int, default=8)
-    ap.add_argument("--bars", type=int, default=5_000, help=f"bars per synthetic task (>= {SCALE_BARS}: data-at-scale report)")
+    ap.add_argument("--bars", type=int, default=5_000,
+                    help=f"bars per synthetic task (>= {SCALE_BARS}: the data-at-scale report)")
     ap.add_argument("--chunk-size", type=int, default=4)
     ap.add_argument("--steps", type=int, default=8_192, help="env steps in total (split evenly over the chunks)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
