@@ -9,6 +9,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "import sys; from algobot.rl2 import main; sys.exit(main())"]   # this checkout's algobot
 
 
+def _name(p: psutil.Process) -> str:
+    try: return p.name()
+    except psutil.NoSuchProcess: return "Agent (gone)"   # already exited: nothing to wait for
+
+
 def args(models, *extra):
     return [*CLI, "--backend", "rllib", "--synthetic", "4", "--chunk-size", "2", "--steps-per-chunk", "256",
             "--models-dir", str(models), "--seed", "0", *extra]
@@ -24,7 +29,7 @@ def test_killed_run_resumes_after_last_complete_chunk(tmp_path):
         time.sleep(0.05)
     # embedded Ray: GCS, raylet, workers; its dashboard and runtime-env agents notice the raylet's end only after
     # their own ~60 s timeout, so they are not waited for here
-    tree = [p for p in psutil.Process(proc.pid).children(recursive=True) if "Agent" not in p.name()]
+    tree = [p for p in psutil.Process(proc.pid).children(recursive=True) if "Agent" not in _name(p)]
     proc.send_signal(signal.SIGKILL)        # chunk 1 is being built (seconds): kill it mid-way
     proc.wait()
     assert not (tmp_path / "rl2_multitask_chunk_1.json").exists(), "chunk 1 finished before the kill; make it longer"
