@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_rl2.ipynb #f3841d41
 from __future__ import annotations
-import argparse, ctypes, gc, hashlib, json, logging, os, sys, threading, time
+import argparse, ctypes, gc, hashlib, json, logging, os, shutil, sys, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -129,18 +129,19 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 class PeakRSS:
-    "Context manager sampling this process's RSS in a background thread; `.peak` in MB."
-    def __init__(self, interval: float = 0.02):
-        self.interval, self.peak, self._stop = interval, rss_mb(), threading.Event()
+    "Context manager sampling this process's RSS (or `measure()`) in a background thread; `.peak` in MB."
+    def __init__(self, interval: float = 0.02, measure=rss_mb):
+        self.interval, self.measure, self._stop = interval, measure, threading.Event()
+        self.peak = measure()
 
     def _run(self):
-        while not self._stop.wait(self.interval): self.peak = max(self.peak, rss_mb())
+        while not self._stop.wait(self.interval): self.peak = max(self.peak, self.measure())
 
     def __enter__(self):
         self._thread = threading.Thread(target=self._run, daemon=True); self._thread.start(); return self
 
     def __exit__(self, *exc):
-        self._stop.set(); self._thread.join(); self.peak = max(self.peak, rss_mb())
+        self._stop.set(); self._thread.join(); self.peak = max(self.peak, self.measure())
 
 def free_memory() -> None:
     "Collect garbage, clear torch caches and (glibc) hand freed heap back to the OS."
@@ -149,15 +150,23 @@ def free_memory() -> None:
     try: ctypes.CDLL("libc.so.6").malloc_trim(0)
     except OSError: pass
 
-def chunk_path(models_dir: Path, run_name: str, n: int) -> Path:
-    "Checkpoint of chunk `n` (the `.zip`; its sidecar is the `.json` beside it)."
-    return Path(models_dir) / f"{run_name}_chunk_{n}.zip"
+def chunk_path(models_dir: Path, run_name: str, n: int, backend: str = "sb3") -> Path:
+    "Checkpoint of chunk `n`: SB3's `.zip`, or RLlib's checkpoint directory; its sidecar is the `.json` beside it."
+    return Path(models_dir) / f"{run_name}_chunk_{n}{'.zip' if backend == 'sb3' else ''}"
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    "SHA-256 of a file, or of a directory's files (relative names and contents, in sorted order)."
+    path, h = Path(path), hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for p in files:
+        if path.is_dir(): h.update(p.relative_to(path).as_posix().encode() + b"\0")
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
     return h.hexdigest()
+
+def _remove(path: Path) -> None:
+    "Delete a checkpoint file or directory."
+    shutil.rmtree(path) if Path(path).is_dir() else Path(path).unlink(missing_ok=True)
 
 def verify_chunk(path: Path) -> dict:
     "The sidecar of a complete chunk whose model file matches the SHA-256 recorded there; `CheckpointError` otherwise."
@@ -193,9 +202,15 @@ class ChunkRecord:
     rss_after_mb: float
     resumed: bool = False   # True: found complete on disk, not retrained
 
-def _skip_if_done(path: Path, names: list[str]) -> ChunkRecord | None:
-    "The recorded chunk if it is complete, for these tasks, and intact; None if it still has to be trained."
-    if not path.with_suffix(".json").exists(): return None
+def _skip_if_done(path: Path, names: list[str], backend: str = "sb3") -> ChunkRecord | None:
+    "The recorded chunk if it is complete, for these tasks and backend, and intact; None if it still has to be trained."
+    sidecar = path.with_suffix(".json")
+    if not sidecar.exists(): return None
+    try: recorded = json.loads(sidecar.read_text()).get("backend", "sb3")
+    except (OSError, ValueError): recorded = backend   # verify_chunk reports the unreadable sidecar
+    if recorded != backend:
+        raise CheckpointError(f"{sidecar} was trained with backend {recorded!r}, not {backend!r}: rerun with --backend "
+                              f"{recorded}, use another --models-dir, or retrain with restart=True / --restart")
     meta = verify_chunk(path)
     if meta.get("tasks") != names:
         raise CheckpointError(f"{path.with_suffix('.json')} was trained on {meta.get('tasks')}, not {names}: the task list "
@@ -223,9 +238,9 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
     tasks = _as_tasks(tasks)
     if not tasks: raise ValueError("no tasks to train on")
     chunks = [tasks[i:i + chunk_size] for i in range(0, len(tasks), chunk_size)]
-    for stale in folder.glob(f".{run_name}_chunk_*.tmp*"): stale.unlink()  # temp files of a killed run
+    for stale in folder.glob(f".{run_name}_chunk_*.tmp*"): _remove(stale)  # temp files of a killed run
     if restart:
-        for old in folder.glob(f"{run_name}_chunk_*"): old.unlink()
+        for old in folder.glob(f"{run_name}_chunk_*"): _remove(old)
     records: list[ChunkRecord] = []
     for n, chunk in enumerate(tqdm(chunks, desc=f"RL² chunks of {chunk_size}", disable=not progress_bar)):
         path, names = chunk_path(folder, run_name, n), [t.name for t in chunk]
@@ -252,8 +267,7 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
                           round(peak.peak, 1), round(rss_mb(), 1))
         atomic_write_text(path.with_suffix(".json"), json.dumps(
             {**rec.__dict__, "timesteps": timesteps, "seed": seed, "chunk_size": chunk_size, "sha256": _sha256(path),
-             "specs": [t.spec() for t in chunk],
-             "complete": True}, indent=1))
+             "specs": [t.spec() for t in chunk], "backend": "sb3", "complete": True}, indent=1))
         log.info("chunk %d: %s, %.1f s, peak RSS %.0f MB", n, names, rec.seconds, rec.peak_rss_mb)
         records.append(rec)
     return records
@@ -263,7 +277,8 @@ def final_chunk(models_dir: str | Path, run_name: str = "rl2_multitask") -> Path
     folder = Path(models_dir)
     done = sorted(folder.glob(f"{run_name}_chunk_*.json"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     if not done: raise CheckpointError(f"no complete {run_name} chunk in {folder}")
-    return done[-1].with_suffix(".zip")
+    backend = json.loads(done[-1].read_text()).get("backend", "sb3")
+    return chunk_path(folder, run_name, int(done[-1].stem.rsplit("_", 1)[1]), backend)
 
 # %% ../nbs/07_rl2.ipynb #d6a145fb
 def evaluate_rl2(model: RecurrentPPO, envs: list[TradingEnv], names: list[str], n_trials: int = 10,
@@ -290,7 +305,8 @@ def evaluate_rl2(model: RecurrentPPO, envs: list[TradingEnv], names: list[str], 
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script: chunked RL² training over the bundled tasks (or a glob), resumable."
     ap = argparse.ArgumentParser(prog="algobot-rl2", description="Chunked, resumable RL² multi-task training (sb3-contrib "
-                                 "RecurrentPPO) over the tasks in the data folder. Settings: settings.ini, overridden by "
+                                 "RecurrentPPO, or RLlib PPO with --backend rllib) over the tasks in the data folder. "
+                                 "Settings: settings.ini, overridden by "
                                  "environment variables and these options. Guide: nbs/07_rl2.ipynb.")
     ap.add_argument("--tasks", help="task-name globs (default: all)")
     ap.add_argument("--holdout", default="", help="comma-separated task names to keep out of training")
@@ -301,6 +317,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data-dir")
     ap.add_argument("--synthetic", type=int, default=0, help="use N synthetic tasks instead of the data (tests, benchmarks)")
     ap.add_argument("--restart", action="store_true", help="retrain every chunk, ignoring checkpoints")
+    ap.add_argument("--backend", choices=("sb3", "rllib"), default="sb3",
+                    help="sb3: RecurrentPPO in this process; rllib: RLlib PPO + LSTM on Ray (nbs/07b_rl2_rllib.ipynb)")
+    ap.add_argument("--address", help="rllib: an existing Ray cluster (default: RAY_ADDRESS, else Ray on this machine)")
+    ap.add_argument("--num-env-runners", type=int, default=1, help="rllib: sampling workers")
+    ap.add_argument("--worker-data-dir", help="rllib: the data folder as the Ray workers see it (default: --data-dir)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = load_settings(rl_chunk_size=a.chunk_size, seed=a.seed, models_dir=a.models_dir, historical_data_dir=a.data_dir)
@@ -311,10 +332,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         hold = {h.strip() for h in a.holdout.split(",") if h.strip()}
         sources = [t for t in discover_tasks(cfg.historical_data_dir, only=a.tasks) if t.name not in hold]
     todo = [TradingTask.from_settings(t, cfg) for t in sources]
+    train, errors, kw = train_rl2_chunked, (CheckpointError,), dict(progress_bar=False)
+    if a.backend == "rllib":
+        from algobot.rl2_rllib import RayWorkerError, train_rl2_rllib_chunked
+        train, errors = train_rl2_rllib_chunked, (CheckpointError, RayWorkerError)
+        kw = dict(address=a.address, num_env_runners=a.num_env_runners, worker_data_dir=a.worker_data_dir)
     try:
-        recs = train_rl2_chunked(todo, cfg.models_dir, cfg.rl_chunk_size, a.steps_per_chunk, cfg.seed, restart=a.restart,
-                                 progress_bar=False)
-    except CheckpointError as e:
+        recs = train(todo, cfg.models_dir, cfg.rl_chunk_size, a.steps_per_chunk, cfg.seed, restart=a.restart, **kw)
+    except errors as e:
         print(f"algobot-rl2: {e}", file=sys.stderr)
         return 1
     for r in recs:
