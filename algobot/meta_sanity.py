@@ -23,12 +23,12 @@ from .tasks import TradingTask
 
 # %% auto #0
 __all__ = ['SANITY_RL2', 'RL2_COMPARISONS', 'SANITY_MAML', 'MAML_COMPARISONS', 'ARTask', 'ar_tasks', 'sanity_tasks',
-           'effect_sizes', 'plot_effects', 'ppo_baseline', 'rl2_sanity', 'maml_sanity']
+           'effect_sizes', 'plot_effects', 'segment_envs', 'ppo_baseline', 'rl2_sanity', 'maml_sanity']
 
 # %% ../nbs/08a_meta_sanity.ipynb #45eb0d9b
 @dataclass(frozen=True)
 class ARTask:
-    "A synthetic instrument whose bar returns are AR(1) with coefficient `phi`: trending (`phi` > 0) or mean-reverting (< 0)."
+    "A synthetic instrument with AR(1) bar returns: trending (`phi` > 0) or mean-reverting (`phi` < 0)."
     name: str
     seed: int
     phi: float            # lag-1 autocorrelation of the bar log returns, in (-1, 1)
@@ -52,13 +52,13 @@ class ARTask:
                              "volume": rng.lognormal(10, 0.5, self.n_bars)})
 
 def ar_tasks(n_tasks: int, phi: float = 0.9, n_bars: int = 2_000, seed: int = 0, timeframe: str = "1h") -> list[ARTask]:
-    "`n_tasks` AR(1) instruments alternating trending (`+phi`, `TRD000_1h`, ...) and mean-reverting (`-phi`, `REV001_1h`, ...)."
+    "`n_tasks` AR(1) instruments, alternately trending (`+phi`, `TRD000_1h`) and mean-reverting (`-phi`, `REV001_1h`)."
     if not 0 < phi < 1: raise ValueError(f"phi must be in (0, 1), got {phi}")
-    return [ARTask(f"{'TRD' if i % 2 == 0 else 'REV'}{i:03d}_{timeframe}", seed * 100_003 + i, phi if i % 2 == 0 else -phi,
-                   n_bars, timeframe) for i in range(n_tasks)]
+    return [ARTask(f"{'TRD' if i % 2 == 0 else 'REV'}{i:03d}_{timeframe}", seed * 100_003 + i,
+                   phi if i % 2 == 0 else -phi, n_bars, timeframe) for i in range(n_tasks)]
 
 def sanity_tasks(sources: Sequence, **overrides) -> list[TradingTask]:
-    "TradingTasks over `sources` that show the agent one bar: `window=1`, no indicators (plus position and unrealised PnL)."
+    "TradingTasks over `sources` showing one bar: `window=1`, no indicators (plus position and unrealised PnL)."
     return [TradingTask(s, **{"window": 1, "indicators": (), **overrides}) for s in sources]
 
 # %% ../nbs/08a_meta_sanity.ipynb #10c718bb
@@ -66,7 +66,7 @@ def effect_sizes(frame: pd.DataFrame,                            # one row per t
                  comparisons: dict[str, tuple[str, str | None]],  # name -> (column a, column b or None for 0)
                  level: float = 0.95, n_boot: int = 2_000, seed: int = 0,
                 ) -> pd.DataFrame:
-    "Mean of `a − b` per comparison with its bootstrap interval over rows (`block_bootstrap_ci`, blocks of 1: i.i.d. rows)."
+    "Mean of `a − b` per comparison and its bootstrap interval over rows (`block_bootstrap_ci`, blocks of 1: i.i.d.)."
     rows = []
     for name, (a, b) in comparisons.items():
         d = frame[a].to_numpy(float) - (0.0 if b is None else frame[b].to_numpy(float))
@@ -78,13 +78,26 @@ def plot_effects(effects: pd.DataFrame, ax=None, xlabel: str = "effect"):
     "Each comparison's effect with its interval as whiskers."
     ax = ax or plt.subplots(figsize=(6, 0.45 * len(effects) + 1))[1]
     y = np.arange(len(effects))
-    ax.errorbar(effects.effect, y, xerr=[effects.effect - effects.low, effects.high - effects.effect], fmt="o", capsize=3)
+    err = [effects.effect - effects.low, effects.high - effects.effect]
+    ax.errorbar(effects.effect, y, xerr=err, fmt="o", capsize=3)
     ax.set_yticks(y, effects.index, fontsize=8); ax.axvline(0, color="k", lw=0.5); ax.set_xlabel(xlabel, fontsize=8)
     return ax
 
 # %% ../nbs/08a_meta_sanity.ipynb #09a3e5f7
 #: RecurrentPPO / PPO keywords of the sanity study over `RL2_DEFAULTS`: short trials, faster learning
 SANITY_RL2: dict[str, Any] = dict(learning_rate=1e-3, gamma=0.9, n_epochs=8)
+
+def segment_envs(tasks: Sequence[TradingTask], max_episode_steps: int = 8, per_task: int = 16,
+                ) -> tuple[list, list[str]]:
+    "Environments that always start at the same bar (`per_task` segments of each task's test period), and task names."
+    envs, names = [], []
+    for t in tasks:
+        a, b = t.periods["test"]
+        for s in np.linspace(max(a, t.feed.first_valid), b - max_episode_steps - 1, per_task).astype(int):
+            envs.append(t.make_env("test", max_episode_steps=max_episode_steps, episode="random",
+                                   span=(int(s), int(s) + max_episode_steps + 1)))
+            names.append(t.name)
+    return envs, names
 
 def ppo_baseline(tasks: Sequence[TradingTask], steps: int, seed: int = 0,
                  max_episode_steps: int = 8, n_envs: int = 16,
@@ -104,6 +117,7 @@ def rl2_sanity(train_tasks: Sequence[TradingTask],   # tasks to train on (e.g. `
                models_dir: str | Path,               # where RL²'s checkpoint goes (run `rl2_sanity`, retrained)
                seed: int = 0,
                n_trials: int = 200,                  # evaluation trials (the same for both agents)
+               segments: int = 16,                   # test segments per test task (a trial replays one)
                max_episode_steps: int = 8,           # bars per episode; two episodes a trial
                n_envs: int = 16,
                algo_kwargs: dict[str, Any] | None = SANITY_RL2,
@@ -116,14 +130,16 @@ def rl2_sanity(train_tasks: Sequence[TradingTask],   # tasks to train on (e.g. `
     t1 = time.perf_counter()
     agents["ppo"] = ppo_baseline(train_tasks, steps, seed, max_episode_steps, n_envs, algo_kwargs)
     t2 = time.perf_counter()
-    names, cols = [t.name for t in test_tasks], []
+    cols = []
     for name, model in agents.items():
-        envs = [t.make_env("test", episode="random", max_episode_steps=max_episode_steps) for t in test_tasks]
+        envs, names = segment_envs(test_tasks, max_episode_steps, segments)
         ev = evaluate_rl2(model, envs, names, n_trials, seed=seed + 10_000)
-        cols.append(ev.pivot(index="trial", columns="episode", values="return").rename(columns=lambda e: f"{name}_ep{e + 1}"))
+        per_trial = ev.pivot(index="trial", columns="episode", values="return")
+        cols.append(per_trial.rename(columns=lambda e: f"{name}_ep{e + 1}"))
     out = pd.concat([ev.groupby("trial").task.first(), *cols], axis=1).reset_index()
     for name in agents: out[name] = (out[f"{name}_ep1"] + out[f"{name}_ep2"]) / 2
-    out.attrs["seconds"] = {"rl2": round(t1 - t0, 1), "ppo": round(t2 - t1, 1), "eval": round(time.perf_counter() - t2, 1)}
+    out.attrs["seconds"] = {"rl2": round(t1 - t0, 1), "ppo": round(t2 - t1, 1),
+                            "eval": round(time.perf_counter() - t2, 1)}
     return out
 
 #: the RL² claims: (a, b) columns of `rl2_sanity`'s frame; PPO's episode 2 − 1 and its mean are controls (about 0)
@@ -144,7 +160,7 @@ def maml_sanity(train_tasks: Sequence[TradingTask],   # tasks to meta-train on
                 episode_len: int = 16,
                 maml_kwargs: dict[str, Any] = SANITY_MAML,
                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "(per test task: test total return of MAML's and a random init, before and after `adapt_steps` steps; meta-training history)."
+    "(test total return of MAML's and a random init before and after `adapt_steps` steps per test task, MAML history)."
     kw = {**SANITY_MAML, **maml_kwargs}
     meta = [MetaTask(t, episodes, episode_len, seed=seed) for t in train_tasks]
     maml, history = meta_train_policy(meta, iterations, seed=seed, progress=False, **kw)
