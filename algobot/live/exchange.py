@@ -226,8 +226,10 @@ class ExchangeFeed:
                   last_ts: int | None = None,                       # ns of the last bar already traded (resume)
                   on_update: Callable[[float], Any] | None = None,  # every kline message (the lag monitor)
                   on_event: Callable[[str, dict], Any] | None = None,   # connected, disconnected, backfill, giving up
-                  on_sync: Callable[[], Awaitable] | None = None) -> None:  # before trading, after each (re)connect
-        "Feed closed bars to `on_bar` until `stop` is set; reconnect with capped exponential backoff."
+                  on_sync: Callable[[], Awaitable] | None = None,   # before trading, after each (re)connect
+                  busy: Callable[[], bool] | None = None,           # orders in flight (a broker's sends)?
+                  settle: Callable[[], Awaitable] | None = None) -> None:  # wait for them before the next bar
+        "Feed closed bars to `on_bar` until `stop` is set; reconnect with capped exponential backoff. While `busy()`, a bar waits for `settle()`: each bar is traded on a known position."
         import ccxt
         ex, ev = self.exchange, (on_event or (lambda name, info: None))
         if last_ts is not None: self.closer.last_closed = last_ts // 1_000_000
@@ -235,21 +237,27 @@ class ExchangeFeed:
         mid = self._market_id()
         backoff, failures, synced, conn = self.backoff0, 0, False, None
         stopping = asyncio.ensure_future(stop.wait())
+        def waiting() -> bool: return busy is not None and busy()
+
+        async def deliver(bars: list[Bar], received: float | None = None):
+            "Pass closed bars on, each once the orders sent before it have an outcome."
+            for b in bars:
+                if waiting(): await settle()
+                on_bar(b, time.perf_counter() if received is None else received)
 
         async def catch_up(until_ms: int | None = None):
             "Closed bars after the last one passed on (before `until_ms`), through REST."
             if self.closer.last_closed is None: return
             rows = await fetch_closed_ohlcv(ex, self.symbol, self.timeframe, self.closer.last_closed + self.closer.step_ms)
             rows = [r for r in rows if until_ms is None or r[0] < until_ms]
-            for r in rows:
-                for b in self.closer.update(r, True): on_bar(b, time.perf_counter())
+            for r in rows: await deliver(self.closer.update(r, True))
             self.backfilled += len(rows)
             if rows: ev("backfill", {"bars": len(rows)})
 
         def direct(e) -> bool:
             "Trade a message as ccxt parses it — unless a sync, a back-fill or older messages must come first."
             s, t, x, o, h, l, c, v, received = e
-            if not synced or ex.kline_events or stop.is_set(): return False
+            if not synced or ex.kline_events or stop.is_set() or waiting(): return False   # queued
             if x and self.closer.last_closed is not None and t > self.closer.last_closed + self.closer.step_ms: return False
             if mid is not None and s != mid: return True
             self.messages += 1
@@ -288,13 +296,13 @@ class ExchangeFeed:
                             last = self.closer.last_closed
                             if x and last is not None and t > last + self.closer.step_ms:
                                 await catch_up(t)                 # closes we never saw (a reconnect, a lost message)
-                            for b in self.closer.update((t, o, h, l, c, v), x): on_bar(b, received)
+                            await deliver(self.closer.update((t, o, h, l, c, v), x), received)
                     else:                                  # an exchange without a closed flag
                         received = time.perf_counter()
                         for cdl in candles:
                             self.messages += 1
                             if on_update: on_update(received)
-                            for b in self.closer.update(cdl, None): on_bar(b, received)
+                            await deliver(self.closer.update(cdl, None), received)
                 except (ccxt.NetworkError, ccxt.ExchangeNotAvailable) as e:
                     ev("disconnected", {"error": f"{type(e).__name__}: {e}"[:300]})
                     synced, failures = False, failures + 1
@@ -372,6 +380,15 @@ class CcxtBroker:
 
     @property
     def base(self) -> str: return self.symbol.split("/")[0]
+
+    @property
+    def busy(self) -> bool:
+        "Sends (or cancels) in flight: `position` may not include every order submitted yet."
+        return bool(self._tasks)
+
+    async def settle(self) -> None:
+        "Wait until nothing is in flight: every order submitted so far is acknowledged, rejected or left to `reconcile`."
+        while self._tasks: await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def submit(self, size: float, ts: int) -> Order:
         "Journal the intent, then send it in the background (call from the trading loop's event loop)."
@@ -477,7 +494,7 @@ async def _cancel_ours(self: CcxtBroker) -> int:
 @patch
 async def reconcile(self: CcxtBroker, price: float) -> dict:
     "Before trading (start, each reconnect): settle unknown sends, cancel our resting orders, adopt the exchange's position."
-    if self._tasks: await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    await self.settle()
     for rec in self.journal.lines[self._applied:]:            # executions journalled after the last state snapshot
         if rec["kind"] == "ack": self._apply(rec)
     self._applied = len(self.journal.lines)

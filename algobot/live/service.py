@@ -46,10 +46,11 @@ async def run_exchange(trader: LiveTrader, feed: ExchangeFeed, stop: asyncio.Eve
             trader.check_stale()
             await asyncio.sleep(stale_check)
     dog = asyncio.create_task(watchdog())
-    try: await feed.run(on_bar, stop, trader.feed.last_ts, on_update, trader.on_feed_event, on_sync)
+    settled = {} if broker is None else {"busy": lambda: broker.busy, "settle": broker.settle}  # no bar on an unknown position
+    try: await feed.run(on_bar, stop, trader.feed.last_ts, on_update, trader.on_feed_event, on_sync, **settled)
     finally:
         stop.set(); await dog
-        if broker is not None and broker._tasks: await asyncio.gather(*list(broker._tasks), return_exceptions=True)
+        if broker is not None: await broker.settle()
 
 # %% ../../nbs/17c_live_service.ipynb #762b3bea
 class ServiceError(RuntimeError):
