@@ -320,7 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--backend", choices=("sb3", "rllib"), default="sb3",
                     help="sb3: RecurrentPPO in this process; rllib: RLlib PPO + LSTM on Ray (nbs/07b_rl2_rllib.ipynb)")
     ap.add_argument("--address", help="rllib: an existing Ray cluster (default: RAY_ADDRESS, else Ray on this machine)")
-    ap.add_argument("--num-env-runners", type=int, default=1, help="rllib: sampling workers")
+    ap.add_argument("--num-env-runners", type=int,
+                    help="rllib: sampling workers (default: 0, sampling in this process, when Ray runs on one machine: "
+                         "one torch process less, ~1 GB; 1 on a multi-node cluster)")
     ap.add_argument("--worker-data-dir", help="rllib: the data folder as the Ray workers see it (default: --data-dir)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

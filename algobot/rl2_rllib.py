@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'ENV_NAME', 'RLLIB_DEFAULTS', 'RLLIB_MODEL', 'make_rl2_env', 'rl2_ppo_config', 'RayWorkerError', 'init_ray',
-           'tree_rss_mb', 'train_rl2_rllib_chunked', 'RLlibRL2Policy', 'load_rllib_policy']
+           'default_env_runners', 'tree_rss_mb', 'train_rl2_rllib_chunked', 'RLlibRL2Policy', 'load_rllib_policy']
 
 # %% ../nbs/07b_rl2_rllib.ipynb #9c42c382
 _chunk_tasks: dict[str, list[TradingTask]] = {}   # this process's tasks of the current chunk, shared by its envs
@@ -89,9 +89,10 @@ def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6
     if ray.is_initialized(): return ray.cluster_resources()
     address = address or os.environ.get("RAY_ADDRESS") or None
     if not address:
-        # "local": a new Ray on this machine, even if `ray start` left a cluster address behind in /tmp/ray
+        # "local": a new Ray on this machine, even if `ray start` left a cluster address behind in /tmp/ray; no idle
+        # workers started ahead (one per CPU, ~100 MB each): with 0 env runners, the default here, none is ever used
         ray.init(address="local", num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
-                 log_to_driver=True)
+                 log_to_driver=True, _system_config={"prestart_worker_first_driver": False})
         return ray.cluster_resources()
     try: ray.init(address=address, log_to_driver=True)
     except ConnectionError as e:
@@ -110,6 +111,10 @@ def _worker_errors(what: str) -> Iterator[None]:
         raise RayWorkerError(f"{what} failed: {type(cause).__name__}: {cause}\n(worker tracebacks are printed above; "
                              "every Ray node needs algobot installed and the task data at the path in the task specs or "
                              "--worker-data-dir; see README 'RL² on a Ray cluster')") from e
+
+def default_env_runners() -> int:
+    "Env runners when none are asked for: 0 (sample in this process) if Ray has one node, else 1. Needs Ray up."
+    return 0 if sum(n["Alive"] for n in ray.nodes()) <= 1 else 1
 
 def tree_rss_mb(pid: int | None = None) -> float:
     "Resident memory in MB of a process and all its descendants (with embedded Ray: the raylet and its workers too)."
@@ -180,8 +185,8 @@ def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or T
                             restart: bool = False,          # retrain every chunk, ignoring checkpoints
                             episodes_per_trial: int = 2,
                             max_episode_steps: int = 128,
-                            num_env_runners: int = 1,       # sampling workers
-                            num_envs_per_env_runner: int = 1,
+                            num_env_runners: int | None = None,  # sampling workers; None: `default_env_runners()`
+                            num_envs_per_env_runner: int = 1,    # trial envs per runner (0 runners: in this process)
                             address: str | None = None,     # Ray cluster; None: RAY_ADDRESS or Ray on this machine
                             worker_data_dir: str | None = None,  # the data folder as workers see it; None: the specs' own
                             algo_kwargs: dict[str, Any] | None = None,   # PPOConfig.training keywords over RLLIB_DEFAULTS
@@ -205,6 +210,7 @@ def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or T
             records.append(done)
             continue
         init_ray(address)
+        if num_env_runners is None: num_env_runners = default_env_runners()
         previous = chunk_path(folder, run_name, n - 1, "rllib") if n else None
         before = verify_chunk(previous) if previous else {}
         env_config = dict(tasks=[t.spec() for t in chunk], data_dir=worker_data_dir, max_episode_steps=max_episode_steps,

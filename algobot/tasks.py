@@ -158,15 +158,24 @@ class TradingTask:
 
     @property
     def df(self) -> pd.DataFrame:
-        "The task's bars (loaded on first use)."
+        "The task's bars (loaded on first use, kept until `release()`)."
         if self._df is None: self._df = self.source.load()
         return self._df
 
     @property
     def feed(self) -> HistoricalFeed:
-        "Precomputed causal features over all bars, shared by every environment of the task."
-        if self._feed is None: self._feed = HistoricalFeed(self.df, self.window, self.indicators)
+        """Precomputed causal features over all bars, shared by every environment of the task. Built from bars loaded
+        for it alone unless `df` was asked for first: environments need only the feed, so the bars (~1/6 of a task's
+        memory) are not kept; `df` reloads them if asked for later."""
+        if self._feed is None:
+            self._feed = HistoricalFeed(self._df if self._df is not None else self.source.load(), self.window,
+                                        self.indicators)
         return self._feed
+
+    @property
+    def n_bars(self) -> int:
+        "Rows in the task's series (from the feed or the bars, whichever is in memory; else the feed is built)."
+        return len(self._df) if self._df is not None else len(self.feed)
 
     def release(self) -> None:
         "Drop the bars and features from memory (they reload on next use)."
@@ -175,7 +184,7 @@ class TradingTask:
     @property
     def periods(self) -> dict[str, tuple[int, int]]:
         "Row ranges [start, stop) of the train / val / test periods."
-        return dict(zip(PERIODS, split_bounds(len(self.df), *self.splits)))
+        return dict(zip(PERIODS, split_bounds(self.n_bars, *self.splits)))
 
     @property
     def obs_dim(self) -> int: return obs_dim(self.window, self.indicators)
@@ -282,6 +291,8 @@ class FoldTask(TradingTask):
     @property
     def df(self) -> pd.DataFrame: return self.base.df
     @property
+    def n_bars(self) -> int: return self.base.n_bars
+    @property
     def feed(self) -> HistoricalFeed: return self.base.feed
     def release(self) -> None: self.base.release()
     def spec(self) -> dict[str, Any]:
@@ -296,7 +307,7 @@ def fold(self: TradingTask, k: int,            # which fold, 0 = the earliest
          train_bars: int | None = None) -> FoldTask:
     "A view of this task with walk-forward fold `k`'s periods (sharing its bars and feed): `make_env(period)` per fold."
     base = self.base if isinstance(self, FoldTask) else self
-    folds = walk_forward_bounds(len(base.df), n_folds, val_frac, test_frac, embargo, train_bars)
+    folds = walk_forward_bounds(base.n_bars, n_folds, val_frac, test_frac, embargo, train_bars)
     if not 0 <= k < n_folds: raise ValueError(f"fold k must be in [0, {n_folds}), got {k}")
     train = folds[k]["train"]
     if train[1] - max(train[0], base.feed.first_valid) < 2:

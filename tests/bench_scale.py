@@ -2,14 +2,19 @@
 configuration in a fresh process whose whole process tree (Ray's raylet and workers included) is sampled with psutil.
 
 1. Same RL² budget (`--steps` env steps over `--tasks` synthetic tasks of `--bars` bars, chunks of `--chunk-size`):
-   env steps/s, wall time and peak memory for SB3 (`train_rl2_chunked`, 2 envs), RLlib with 1 env runner (2 envs)
-   and with 2 env runners (1 env each); the RLlib runs also report the sampling and learner-update time per
-   iteration (RLlib's own timers), the inputs of the scaling model in nbs/07b_rl2_rllib.ipynb.
-2. `--bars 500000 --tasks 64`: data at scale, few steps per chunk; peak memory per chunk for both backends, growth
-   after the first chunk (goal: peak <= 2.5 GB, growth <= 5%) and what loading all tasks at once would take.
+   env steps/s, wall time and peak memory for SB3 (`train_rl2_chunked`) at its default 16 trial envs and at the old
+   2, and RLlib with 16 trial envs in total: sampled in the driver (0 env runners), by 1 runner x 16 envs and by
+   2 runners x 8 envs (`num_envs_per_env_runner`). RLlib gets SB3's update work per env step (train batch 512 = SB3's
+   16 x 32 rollout, minibatch 256, 4 epochs: 8 gradient steps per 512 env steps). The RLlib runs also report the
+   sampling and learner-update time per iteration (RLlib's own timers), the inputs of the scaling model in
+   nbs/07b_rl2_rllib.ipynb.
+2. `--bars 500000 --tasks 64`: data at scale, few steps per chunk; peak memory per chunk for SB3 (16 envs) and RLlib
+   (0 runners, and 1 runner x 16 envs), growth after the first chunk (goal: peak <= 2.5 GB, growth <= 5%) and what
+   loading all tasks at once would take.
 
     .venv/bin/python tests/bench_scale.py                               # 1.
-    .venv/bin/python tests/bench_scale.py --bars 500000 --tasks 64 --steps 512   # 2.
+    .venv/bin/python tests/bench_scale.py --bars 500000 --tasks 64 --chunk-size 8 --steps 2048   # 2.
+    .venv/bin/python tests/bench_scale.py --configs rllib0,rllib1 ...   # a subset of the configurations
 
 Memory is reported as the sum over the process tree of RSS (counts shared pages once per process: an upper bound)
 and of PSS (shares them out: what the tree really costs). Both are sampled every 0.2 s.
@@ -20,9 +25,17 @@ import argparse, json, os, subprocess, sys, tempfile, time
 import psutil
 
 SCALE_BARS = 100_000   # from this many bars per task on, run the data-at-scale report instead of the throughput one
+# name -> (label, backend, env runners, trial envs per runner, or SB3's n_envs)
+CONFIGS = {"sb3": ("SB3 RecurrentPPO, 16 envs (default)", "sb3", 0, 16),
+           "sb3x2": ("SB3 RecurrentPPO, 2 envs (old)", "sb3", 0, 2),
+           "rllib0": ("RLlib PPO, 0 runners (driver) x 16 envs", "rllib", 0, 16),
+           "rllib1": ("RLlib PPO, 1 runner x 16 envs", "rllib", 1, 16),
+           "rllib2": ("RLlib PPO, 2 runners x 8 envs", "rllib", 2, 8)}
+SPEED, SCALE = ["sb3", "sb3x2", "rllib0", "rllib1", "rllib2"], ["sb3", "rllib0", "rllib1"]
+RLLIB_MATCHED = dict(train_batch_size_per_learner=512, minibatch_size=256)   # SB3's 16 x 32 rollout and batch 256
 
 
-def child(backend: str, runners: int, n_tasks: int, bars: int, chunk_size: int, steps: int) -> None:
+def child(backend: str, runners: int, envs: int, n_tasks: int, bars: int, chunk_size: int, steps: int) -> None:
     "One configuration; prints a JSON line."
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from algobot.tasks import synthetic_tasks
@@ -33,15 +46,15 @@ def child(backend: str, runners: int, n_tasks: int, bars: int, chunk_size: int, 
         if backend == "sb3":
             from algobot.rl2 import train_rl2_chunked
             t0 = time.perf_counter()
-            recs = train_rl2_chunked(tasks, d, chunk_size, per_chunk, seed=0, progress_bar=False, n_envs=2)
+            recs = train_rl2_chunked(tasks, d, chunk_size, per_chunk, seed=0, progress_bar=False, n_envs=envs)
         else:
             from algobot import rl2_rllib as R
             t0 = time.perf_counter(); R.init_ray(); out["ray_init_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             recs = R.train_rl2_rllib_chunked(tasks, d, chunk_size, per_chunk, seed=0, num_env_runners=runners,
-                                             num_envs_per_env_runner=2 // runners)
+                                             num_envs_per_env_runner=envs, algo_kwargs=RLLIB_MATCHED)
             out["train_s"] = time.perf_counter() - t0
-            if bars < SCALE_BARS: out.update(_probe(R, tasks[:chunk_size], runners))
+            if bars < SCALE_BARS: out.update(_probe(R, tasks[:chunk_size], runners, envs))
         out.setdefault("train_s", time.perf_counter() - t0)
         from algobot.rl2 import chunk_path
         last = chunk_path(d, "rl2_multitask", recs[-1].chunk, backend).with_suffix(".json")
@@ -49,11 +62,11 @@ def child(backend: str, runners: int, n_tasks: int, bars: int, chunk_size: int, 
     print(json.dumps(out))
 
 
-def _probe(R, chunk, runners: int, iters: int = 4) -> dict:
+def _probe(R, chunk, runners: int, envs: int, iters: int = 4) -> dict:
     "Mean sampling and learner-update seconds per PPO iteration (RLlib's timers), after one warm-up iteration."
     from algobot.tasks import TradingTask
     cfg = dict(tasks=[TradingTask(t).spec() for t in chunk], data_dir=None, max_episode_steps=128, episodes_per_trial=2)
-    algo = R.rl2_ppo_config(cfg, runners, 2 // runners).build_algo()
+    algo = R.rl2_ppo_config(cfg, runners, envs, algo_kwargs=RLLIB_MATCHED).build_algo()
     samp, learn = [], []
     for i in range(iters + 1):
         r = algo.train()
@@ -75,8 +88,8 @@ def tree_memory(root: psutil.Process) -> tuple[float, float]:
     return rss / 2**20, pss / 2**20
 
 
-def run(backend: str, runners: int, a) -> dict:
-    cmd = [sys.executable, __file__, "--child", backend, "--runners", str(runners), "--tasks", str(a.tasks),
+def run(backend: str, runners: int, envs: int, a) -> dict:
+    cmd = [sys.executable, __file__, "--child", backend, "--runners", str(runners), "--envs", str(envs), "--tasks", str(a.tasks),
            "--bars", str(a.bars), "--chunk-size", str(a.chunk_size), "--steps", str(a.steps)]
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -88,7 +101,7 @@ def run(backend: str, runners: int, a) -> dict:
             time.sleep(0.2)
         wall = time.perf_counter() - t0
         out.seek(0); err.seek(0)
-        if proc.returncode: raise SystemExit(f"{backend} x{runners} failed:\n{err.read()[-3000:]}")
+        if proc.returncode: raise SystemExit(f"{backend} {runners} x {envs} failed:\n{err.read()[-3000:]}")
         res = json.loads(out.read().strip().splitlines()[-1])
     return {**res, "wall_s": wall, "peak_rss_mb": peak_rss, "peak_pss_mb": peak_pss}
 
@@ -111,34 +124,43 @@ def main() -> None:
     ap.add_argument("--chunk-size", type=int, default=4)
     ap.add_argument("--steps", type=int, default=8_192, help="env steps in total (split evenly over the chunks)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--configs", help=f"comma-separated subset of {list(CONFIGS)} (default: speed {SPEED}, "
+                                      f"data at scale {SCALE})")
     ap.add_argument("--runners", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--envs", type=int, default=16, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        child(a.child, a.runners, a.tasks, a.bars, a.chunk_size, a.steps); return
+        child(a.child, a.runners, a.envs, a.tasks, a.bars, a.chunk_size, a.steps); return
+    names = a.configs.split(",") if a.configs else SPEED if a.bars < SCALE_BARS else SCALE
+    if unknown := set(names) - set(CONFIGS): ap.error(f"unknown configurations {sorted(unknown)}: {list(CONFIGS)}")
     n_chunks = -(-a.tasks // a.chunk_size)
     print(f"{a.tasks} synthetic tasks x {a.bars:,} bars, chunks of {a.chunk_size} ({n_chunks}), {a.steps:,} env steps "
           f"in total; {os.cpu_count()} CPUs")
     if a.bars < SCALE_BARS:
-        rows = [("SB3 RecurrentPPO (2 envs)", run("sb3", 1, a)), ("RLlib PPO, 1 runner x 2 envs", run("rllib", 1, a)),
-                ("RLlib PPO, 2 runners x 1 env", run("rllib", 2, a))]
-        base = rows[0][1]
-        print(f"  {'configuration':<30} {'steps':>6} {'train s':>8} {'steps/s':>8} {'vs SB3':>7} {'wall s':>7} "
+        rows = []
+        for n in names:
+            label, backend, runners, envs = CONFIGS[n]
+            rows.append((label, runners, run(backend, runners, envs, a)))
+            print(f"  ... {label} done", flush=True)
+        base = rows[0][2]
+        print(f"  {'configuration':<40} {'steps':>6} {'train s':>8} {'steps/s':>8} {'vs ' + names[0]:>9} {'wall s':>7} "
               f"{'peak RSS MB':>12} {'peak PSS MB':>12}")
-        for name, r in rows:
+        for name, _, r in rows:
             sps = r["timesteps"] / r["train_s"]
-            print(f"  {name:<30} {r['timesteps']:>6} {r['train_s']:>8.1f} {sps:>8.0f} "
-                  f"{sps / (base['timesteps'] / base['train_s']):>6.2f}x {r['wall_s']:>7.1f} {r['peak_rss_mb']:>12.0f} "
+            print(f"  {name:<40} {r['timesteps']:>6} {r['train_s']:>8.1f} {sps:>8.0f} "
+                  f"{sps / (base['timesteps'] / base['train_s']):>8.2f}x {r['wall_s']:>7.1f} {r['peak_rss_mb']:>12.0f} "
                   f"{r['peak_pss_mb']:>12.0f}")
         print("  (train s: the chunked training call, chunk builds included; wall s: the whole process, imports and "
               "ray.init included)")
-        for name, r in rows[1:]:
-            runners = 1 if "1 runner" in name else 2
+        for name, runners, r in rows:
+            if "batch" not in r: continue
             print(f"  {name}: ray.init {r['ray_init_s']:.1f} s; per iteration of {r['batch']} steps: sampling "
-                  f"{r['sample_s']:.2f} s ({r['batch'] / r['sample_s'] / runners:.0f} steps/s per runner), learner update "
+                  f"{r['sample_s']:.2f} s ({r['batch'] / r['sample_s'] / max(runners, 1):.0f} steps/s per sampling process), learner update "
                   f"{r['learn_s']:.2f} s ({r['batch'] / r['learn_s']:.0f} steps/s)")
         return
-    for name, backend in (("SB3 RecurrentPPO (2 envs)", "sb3"), ("RLlib PPO, 1 runner x 2 envs", "rllib")):
-        r = run(backend, 1, a)
+    for n in names:
+        name, backend, runners, envs = CONFIGS[n]
+        r = run(backend, runners, envs, a)
         recs = r["records"]
         print(f"{name}: peak over the run RSS {r['peak_rss_mb']:.0f} MB, PSS {r['peak_pss_mb']:.0f} MB (process tree, "
               f"sampled); wall {r['wall_s']:.0f} s")
@@ -150,7 +172,7 @@ def main() -> None:
         peaks = max(c["peak_rss_mb"] for c in recs[1:]) / recs[0]["peak_rss_mb"] - 1 if len(recs) > 1 else 0.0
         print(f"  growth after the first chunk (goal <= +5%): RSS after a later chunk vs after the first {after:+.1%}; "
               f"peak of a later chunk vs the first's {peaks:+.1%}")
-        print(f"  largest chunk peak {max(c['peak_rss_mb'] for c in recs) / 1024:.2f} GB (goal <= 2.5 GB)")
+        print(f"  largest chunk peak {max(c['peak_rss_mb'] for c in recs) / 1024:.2f} GB (goal <= 2.5 GB)", flush=True)
     one = one_task_mb(a.bars)
     print(f"one task of {a.bars:,} bars (bars, features, env) adds {one:.0f} MB: all {a.tasks} at once would take "
           f"~{one * a.tasks / 1024:.1f} GB in one process (x the number of RLlib env runners, each holding its own copy)")

@@ -57,7 +57,8 @@ def test_worker_error_reaches_the_terminal(tmp_path):
     shutil.copy(ROOT / "historical_data" / "GOOGL_1d.csv", data)
     missing = tmp_path / "not_on_the_workers"
     run = subprocess.run([*CLI, "--backend", "rllib", "--data-dir", str(data), "--worker-data-dir", str(missing),
-                          "--models-dir", str(tmp_path / "models"), "--steps-per-chunk", "64"],
+                          "--models-dir", str(tmp_path / "models"), "--steps-per-chunk", "64",
+                          "--num-env-runners", "1"],   # a Ray worker (on one machine the default samples in the driver)
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 1, run.stderr[-3000:]
     message = run.stderr   # Ray's own log lines may come after ours
