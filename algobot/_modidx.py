@@ -724,6 +724,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'algobot.rewards.reward_for_env': ('rewards.html#reward_for_env', 'algobot/rewards.py'),
                                  'algobot.rewards.zero_reward_model': ('rewards.html#zero_reward_model', 'algobot/rewards.py')},
             'algobot.rl2': { 'algobot.rl2.CheckpointError': ('rl2.html#checkpointerror', 'algobot/rl2.py'),
+                             'algobot.rl2.ChunkMismatch': ('rl2.html#chunkmismatch', 'algobot/rl2.py'),
                              'algobot.rl2.ChunkRecord': ('rl2.html#chunkrecord', 'algobot/rl2.py'),
                              'algobot.rl2.PeakRSS': ('rl2.html#peakrss', 'algobot/rl2.py'),
                              'algobot.rl2.PeakRSS.__enter__': ('rl2.html#peakrss.__enter__', 'algobot/rl2.py'),

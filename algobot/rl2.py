@@ -26,9 +26,9 @@ from .tasks import TradingTask, discover_tasks, filter_tasks
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'RL2_DEFAULTS', 'TrialEnv', 'rl2_observation', 'RL2Wrapper', 'make_trial_vec_env', 'CheckpointError', 'rss_mb',
-           'PeakRSS', 'free_memory', 'chunk_path', 'verify_chunk', 'load_chunk', 'ChunkRecord', 'train_rl2_chunked',
-           'final_chunk', 'evaluate_rl2', 'main']
+__all__ = ['log', 'RL2_DEFAULTS', 'TrialEnv', 'rl2_observation', 'RL2Wrapper', 'make_trial_vec_env', 'CheckpointError',
+           'ChunkMismatch', 'rss_mb', 'PeakRSS', 'free_memory', 'chunk_path', 'verify_chunk', 'load_chunk',
+           'ChunkRecord', 'train_rl2_chunked', 'final_chunk', 'evaluate_rl2', 'main']
 
 # %% ../nbs/07_rl2.ipynb #a8d2260c
 class TrialEnv(gym.Env):
@@ -124,6 +124,9 @@ RL2_DEFAULTS = dict(n_steps=32, batch_size=256, n_epochs=4, learning_rate=3e-4, 
 class CheckpointError(RuntimeError):
     "A chunk checkpoint that is missing, corrupt or from a different task list."
 
+class ChunkMismatch(CheckpointError):
+    "Complete, intact chunks on disk from another run (task list, chunk size or backend): retrain with `restart=True`."
+
 def rss_mb() -> float:
     "Resident memory of this process in MB."
     return psutil.Process().memory_info().rss / 2**20
@@ -209,11 +212,11 @@ def _skip_if_done(path: Path, names: list[str], backend: str = "sb3") -> ChunkRe
     try: recorded = json.loads(sidecar.read_text()).get("backend", "sb3")
     except (OSError, ValueError): recorded = backend   # verify_chunk reports the unreadable sidecar
     if recorded != backend:
-        raise CheckpointError(f"{sidecar} was trained with backend {recorded!r}, not {backend!r}: rerun with --backend "
+        raise ChunkMismatch(f"{sidecar} was trained with backend {recorded!r}, not {backend!r}: rerun with --backend "
                               f"{recorded}, use another --models-dir, or retrain with restart=True / --restart")
     meta = verify_chunk(path)
     if meta.get("tasks") != names:
-        raise CheckpointError(f"{path.with_suffix('.json')} was trained on {meta.get('tasks')}, not {names}: the task list "
+        raise ChunkMismatch(f"{path.with_suffix('.json')} was trained on {meta.get('tasks')}, not {names}: the task list "
                               "or chunk size changed; rerun with restart=True / --restart")
     return ChunkRecord(**{k: meta[k] for k in ChunkRecord.__dataclass_fields__ if k != "resumed"}, resumed=True)
 
