@@ -19,13 +19,14 @@ from .data import TIMEFRAMES
 from .maml import MetaTask, PolicyNet, adaptation_curve, meta_train_policy
 from .rl2 import RL2_DEFAULTS, evaluate_rl2, final_chunk, load_chunk, make_trial_vec_env, train_rl2_chunked
 from .study import block_bootstrap_ci
-from .tasks import TradingTask
+from .tasks import TradingTask, register_source
 
 # %% auto #0
 __all__ = ['SANITY_RL2', 'RL2_COMPARISONS', 'SANITY_MAML', 'MAML_COMPARISONS', 'ARTask', 'ar_tasks', 'sanity_tasks',
            'effect_sizes', 'plot_effects', 'segment_envs', 'ppo_baseline', 'rl2_sanity', 'maml_sanity']
 
 # %% ../nbs/08a_meta_sanity.ipynb #45eb0d9b
+@register_source
 @dataclass(frozen=True)
 class ARTask:
     "A synthetic instrument with AR(1) bar returns: trending (`phi` > 0) or mean-reverting (`phi` < 0)."

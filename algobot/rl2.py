@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .config import atomic_path, atomic_write_text, load_settings
 from .env import TradingEnv
+from .train import fast_torch
 from .tasks import TradingTask, discover_tasks, filter_tasks
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'RL2_DEFAULTS', 'TrialEnv', 'rl2_observation', 'RL2Wrapper', 'make_trial_vec_env', 'CheckpointError',
            'ChunkMismatch', 'rss_mb', 'PeakRSS', 'free_memory', 'chunk_path', 'verify_chunk', 'load_chunk',
-           'ChunkRecord', 'train_rl2_chunked', 'final_chunk', 'evaluate_rl2', 'main']
+           'ChunkRecord', 'plan_chunks', 'write_sidecar', 'train_rl2_chunked', 'final_chunk', 'evaluate_rl2', 'main']
 
 # %% ../nbs/07_rl2.ipynb #a8d2260c
 class TrialEnv(gym.Env):
@@ -220,6 +221,26 @@ def _skip_if_done(path: Path, names: list[str], backend: str = "sb3") -> ChunkRe
                               "or chunk size changed; rerun with restart=True / --restart")
     return ChunkRecord(**{k: meta[k] for k in ChunkRecord.__dataclass_fields__ if k != "resumed"}, resumed=True)
 
+def plan_chunks(tasks: Sequence, models_dir: str | Path, chunk_size: int, run_name: str, restart: bool
+               ) -> tuple[Path, list[list[TradingTask]]]:
+    "(folder, chunks of `chunk_size` TradingTasks); clears a killed run's temp files, and every chunk if `restart`."
+    if chunk_size < 1: raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    folder = Path(models_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    tasks = _as_tasks(tasks)
+    if not tasks: raise ValueError("no tasks to train on")
+    for stale in folder.glob(f".{run_name}_chunk_*.tmp*"): _remove(stale)  # temp files of a killed run
+    if restart:
+        for old in folder.glob(f"{run_name}_chunk_*"): _remove(old)
+    return folder, [tasks[i:i + chunk_size] for i in range(0, len(tasks), chunk_size)]
+
+def write_sidecar(path: Path, rec: ChunkRecord, timesteps: int, seed: int, chunk_size: int, specs: list[dict],
+                  backend: str) -> None:
+    "Mark chunk `path` complete: its record, task specs, backend and the checkpoint's SHA-256, written atomically."
+    atomic_write_text(Path(path).with_suffix(".json"), json.dumps(
+        {**rec.__dict__, "timesteps": timesteps, "seed": seed, "chunk_size": chunk_size, "sha256": _sha256(path),
+         "specs": specs, "backend": backend, "complete": True}, indent=1))
+
 def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Task / SyntheticTask, wrapped with defaults)
                       models_dir: str | Path,              # where the chunk checkpoints go
                       chunk_size: int = 8,                 # tasks per chunk (RL_CHUNK_SIZE)
@@ -233,17 +254,10 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
                       progress_bar: bool = True,
                       algo_kwargs: dict[str, Any] | None = None,  # RecurrentPPO keywords over RL2_DEFAULTS
                       tensorboard_log: str | Path | None = None,  # SB3 TensorBoard folder (run `<run_name>_<n>`); None: off
+                      torch_threads: int | None = 1,       # torch threads while training (restored after); None: as is
                      ) -> list[ChunkRecord]:
     "Train one RL² RecurrentPPO model over `tasks`, `chunk_size` tasks at a time; resumable."
-    if chunk_size < 1: raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    folder = Path(models_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    tasks = _as_tasks(tasks)
-    if not tasks: raise ValueError("no tasks to train on")
-    chunks = [tasks[i:i + chunk_size] for i in range(0, len(tasks), chunk_size)]
-    for stale in folder.glob(f".{run_name}_chunk_*.tmp*"): _remove(stale)  # temp files of a killed run
-    if restart:
-        for old in folder.glob(f"{run_name}_chunk_*"): _remove(old)
+    folder, chunks = plan_chunks(tasks, models_dir, chunk_size, run_name, restart)
     records: list[ChunkRecord] = []
     for n, chunk in enumerate(tqdm(chunks, desc=f"RL² chunks of {chunk_size}", disable=not progress_bar)):
         path, names = chunk_path(folder, run_name, n), [t.name for t in chunk]
@@ -259,7 +273,8 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
                                             **{**RL2_DEFAULTS, **(algo_kwargs or {})})
             else: model = load_chunk(chunk_path(folder, run_name, n - 1), env=venv)
             model.tensorboard_log = str(tensorboard_log) if tensorboard_log else None
-            model.learn(steps_per_chunk, reset_num_timesteps=False, progress_bar=progress_bar, tb_log_name=run_name)
+            with fast_torch(torch_threads):
+                model.learn(steps_per_chunk, reset_num_timesteps=False, progress_bar=progress_bar, tb_log_name=run_name)
             with atomic_path(path) as tmp: model.save(tmp)
             timesteps = int(model.num_timesteps)
             venv.close()
@@ -268,9 +283,7 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
             free_memory()
         rec = ChunkRecord(n, names, steps_per_chunk, round(time.perf_counter() - t0, 2), round(rss_before, 1),
                           round(peak.peak, 1), round(rss_mb(), 1))
-        atomic_write_text(path.with_suffix(".json"), json.dumps(
-            {**rec.__dict__, "timesteps": timesteps, "seed": seed, "chunk_size": chunk_size, "sha256": _sha256(path),
-             "specs": [t.spec() for t in chunk], "backend": "sb3", "complete": True}, indent=1))
+        write_sidecar(path, rec, timesteps, seed, chunk_size, [t.spec() for t in chunk], "sb3")
         log.info("chunk %d: %s, %.1f s, peak RSS %.0f MB", n, names, rec.seconds, rec.peak_rss_mb)
         records.append(rec)
     return records

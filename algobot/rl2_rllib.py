@@ -26,9 +26,8 @@ from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
 from ray.tune.registry import register_env
 
-from .rl2 import (ChunkRecord, CheckpointError, PeakRSS, RL2Wrapper, TrialEnv, _as_tasks, _remove, _sha256,
-                         _skip_if_done, chunk_path, free_memory, verify_chunk)
-from .config import atomic_write_text
+from .rl2 import (ChunkRecord, CheckpointError, PeakRSS, RL2Wrapper, TrialEnv, _remove, _skip_if_done, chunk_path,
+                         free_memory, plan_chunks, verify_chunk, write_sidecar)
 from .tasks import TradingTask
 
 log = logging.getLogger(__name__)
@@ -193,15 +192,7 @@ def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or T
                             model_config: dict[str, Any] | None = None,  # RLModule model_config over RLLIB_MODEL
                            ) -> list[ChunkRecord]:
     "Train one RL² policy with RLlib PPO over `tasks`, `chunk_size` tasks at a time; resumable like `train_rl2_chunked`."
-    if chunk_size < 1: raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    folder = Path(models_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    tasks = _as_tasks(tasks)
-    if not tasks: raise ValueError("no tasks to train on")
-    chunks = [tasks[i:i + chunk_size] for i in range(0, len(tasks), chunk_size)]
-    for stale in folder.glob(f".{run_name}_chunk_*.tmp*"): _remove(stale)   # temp dirs of a killed run
-    if restart:
-        for old in folder.glob(f"{run_name}_chunk_*"): _remove(old)
+    folder, chunks = plan_chunks(tasks, models_dir, chunk_size, run_name, restart)
     records: list[ChunkRecord] = []
     for n, chunk in enumerate(chunks):
         path, names = chunk_path(folder, run_name, n, "rllib"), [t.name for t in chunk]
@@ -238,9 +229,7 @@ def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or T
             free_memory()
         rec = ChunkRecord(n, names, steps_per_chunk, round(time.perf_counter() - t0, 2), round(rss_before, 1),
                           round(peak.peak, 1), round(tree_rss_mb(), 1))
-        atomic_write_text(path.with_suffix(".json"), json.dumps(
-            {**rec.__dict__, "timesteps": before.get("timesteps", 0) + sampled, "seed": seed, "chunk_size": chunk_size,
-             "task_specs": env_config["tasks"], "sha256": _sha256(path), "backend": "rllib", "complete": True}, indent=1))
+        write_sidecar(path, rec, before.get("timesteps", 0) + sampled, seed, chunk_size, env_config["tasks"], "rllib")
         log.info("chunk %d: %s, %.1f s, peak RSS (with Ray's workers) %.0f MB", n, names, rec.seconds, rec.peak_rss_mb)
         records.append(rec)
     return records

@@ -153,7 +153,7 @@ def rlhf_finetune(task: TradingTask,                          # the task; fine-t
                  ) -> RLHFResult:
     "PPO fine-tuning of a BC checkpoint on the combined reward, on the training period, under domain randomisation."
     from algobot.reward_model import RewardModel
-    from algobot.train import default_algo_kwargs, save_model
+    from algobot.train import default_algo_kwargs, fast_torch, save_model
     if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
     reward = CombinedReward(weights=weights, curiosity=CuriosityBonus(task.obs_dim, seed=seed),
                             reward_model=RewardModel.load(reward_model_path) if reward_model_path else None)
@@ -166,7 +166,8 @@ def rlhf_finetune(task: TradingTask,                          # the task; fine-t
     model = PPO.load(bc_path, env=env, device="cpu", custom_objects=rollout)
     model.set_random_seed(seed)
     model.tensorboard_log = str(tensorboard_log) if tensorboard_log else None
-    model.learn(total_steps, progress_bar=progress_bar, reset_num_timesteps=True, tb_log_name=Path(save_to).stem)
+    with fast_torch(1):   # one torch thread: faster for these small networks, and no oversubscription on a busy machine
+        model.learn(total_steps, progress_bar=progress_bar, reset_num_timesteps=True, tb_log_name=Path(save_to).stem)
     path = save_model(model, save_to, {"algo": "ppo", "kind": "rlhf", "weights": list(weights), "bc": str(bc_path),
                                        "reward_model": str(reward_model_path), "total_steps": total_steps, "seed": seed,
                                        "n_envs": n_envs,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_tasks.ipynb #6e2e4ef5
 from __future__ import annotations
-import fnmatch, logging
+import dataclasses, fnmatch, importlib, logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,8 +20,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'DERIVED_TIMEFRAMES', 'PERIODS', 'Task', 'filter_tasks', 'discover_tasks', 'SyntheticTask', 'synthetic_tasks',
-           'split_holdout', 'split_bounds', 'chronological_split', 'TradingTask', 'walk_forward_bounds', 'FoldTask']
+__all__ = ['log', 'DERIVED_TIMEFRAMES', 'SOURCES', 'PERIODS', 'Task', 'filter_tasks', 'discover_tasks', 'register_source',
+           'SyntheticTask', 'synthetic_tasks', 'split_holdout', 'split_bounds', 'chronological_split', 'TradingTask',
+           'walk_forward_bounds', 'FoldTask']
 
 # %% ../nbs/04a_tasks.ipynb #17a04489
 #: coarser timeframes derived from each native one by `discover_tasks`
@@ -76,6 +77,16 @@ def discover_tasks(data_dir: str | Path,                                 # folde
     return filter_tasks(found, only)
 
 # %% ../nbs/04a_tasks.ipynb #87cdfe0b
+#: generated task sources (dataclasses with `.name` and `.load()`) that `TradingTask.from_spec` rebuilds, by class name
+SOURCES: dict[str, type] = {}
+
+def register_source(cls: type) -> type:
+    "Class decorator: let specs of tasks over this generated source be rebuilt (its dataclass fields are the spec)."
+    if not dataclasses.is_dataclass(cls): raise TypeError(f"{cls.__name__} must be a dataclass to be described in a spec")
+    SOURCES[cls.__name__] = cls
+    return cls
+
+@register_source
 @dataclass(frozen=True)
 class SyntheticTask:
     "A synthetic instrument that generates its bars on demand (same interface as `Task`: `name`, `load()`)."
@@ -232,14 +243,25 @@ class TradingTask:
 
     def spec(self) -> dict[str, Any]:
         "JSON-able description (stored beside checkpoints); `from_spec` rebuilds the task."
-        src = {"data_dir": str(self.source.path.parent)} if isinstance(self.source, Task) else \
-              {"synthetic": {k: getattr(self.source, k) for k in ("seed", "n_bars", "timeframe")}}
+        s = self.source
+        if isinstance(s, Task): src = {"data_dir": str(s.path.parent)}
+        else:   # a generated source (SyntheticTask, meta_sanity.ARTask, ...): its class and fields
+            fields = dataclasses.asdict(s) if dataclasses.is_dataclass(s) else {"repr": repr(s)}
+            src = {"source": {"class": type(s).__name__, "module": type(s).__module__, **fields}}
         return {"task": self.name, **src, **{k: getattr(self, k) for k in _ENV_FIELDS}}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any], data_dir: str | Path | None = None) -> "TradingTask":
         "Rebuild a task from `spec()` (`data_dir` replaces the stored folder, e.g. on another machine)."
-        if "synthetic" in spec: source = SyntheticTask(spec["task"], **spec["synthetic"])
+        if "source" in spec:                  # a generated source: its registered class, rebuilt from its fields
+            fields = dict(spec["source"])
+            name, module = fields.pop("class"), fields.pop("module", "")
+            if name not in SOURCES and module.startswith("algobot."): importlib.import_module(module)  # registers it
+            if SOURCES.get(name) is None or "repr" in fields:
+                raise ValueError(f"cannot rebuild source {module}.{name} from a spec: only dataclasses decorated with "
+                                 f"`register_source` can be ({list(SOURCES)})")
+            source = SOURCES[name](**fields)
+        elif "synthetic" in spec: source = SyntheticTask(spec["task"], **spec["synthetic"])   # specs written before
         else: source = discover_tasks(data_dir or spec["data_dir"], only=spec["task"])[0]
         kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items() if k in _ENV_FIELDS}
         task = TradingTask(source, **kw)

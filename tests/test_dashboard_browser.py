@@ -13,11 +13,13 @@ Also: a non-loopback bind without a token is refused, and with a token a request
 Needs /usr/bin/chromium (`apt-get install chromium`; `.ci/run` installs it) and the `playwright` package (dev extras):
 without them these tests fail rather than skip.
 """
-import json, os, signal, socket, subprocess, sys, time, urllib.error, urllib.request
+import json, os, signal, subprocess, sys, time, urllib.error, urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from browser import CHROMIUM, CHROMIUM_ARGS, free_port, tail
 from gymnasium import spaces
 
 from algobot.data import synthetic_ohlcv
@@ -27,22 +29,9 @@ from algobot.live.orders import RiskGate, RiskLimits
 from algobot.live.trader import JsonlLog, LiveTrader, halt_request_path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 START_TIMEOUT = 120      # s: the dashboard process importing torch, panel and starting on a loaded 2-core machine
 STEP_TIMEOUT = 60_000    # ms: one refresh of the page (every 0.2 s) seen by the browser
 WARMUP = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, n: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else ""
 
 
 def _get(url: str, headers: dict | None = None) -> int:
@@ -58,13 +47,13 @@ def _wait_for(cond, timeout: float, what: str, proc=None, log: Path | None = Non
     deadline = time.monotonic() + timeout
     while True:
         if proc is not None and proc.poll() is not None:
-            pytest.fail(f"the dashboard exited with {proc.returncode} while waiting for {what}:\n{_tail(log)}")
+            pytest.fail(f"the dashboard exited with {proc.returncode} while waiting for {what}:\n{tail(log)}")
         try:
             if cond(): return
         except OSError:
             pass
         if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not after {timeout} s\n{_tail(log) if log else ''}")
+            pytest.fail(f"{what}: not after {timeout} s\n{tail(log) if log else ''}")
         time.sleep(0.05)
 
 
@@ -149,7 +138,7 @@ def test_dashboard_follows_and_halts_a_trader(browser, tmp_path):
     from playwright.sync_api import expect
     expect.set_options(timeout=STEP_TIMEOUT)
     driver = Driver(tmp_path)
-    port = _free_port()
+    port = free_port()
     server = _Server(["--state", str(driver.state), "--log", str(driver.log), "--port", str(port), "--refresh", "0.2"],
                      tmp_path / "dashboard.log")
     page, errors = None, []
@@ -203,7 +192,7 @@ def test_dashboard_follows_and_halts_a_trader(browser, tmp_path):
     except BaseException:
         if page is not None:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-        print(f"screenshot: {tmp_path / 'failure.png'}\nconsole: {errors}\ndashboard log:\n{_tail(server.log)}")
+        print(f"screenshot: {tmp_path / 'failure.png'}\nconsole: {errors}\ndashboard log:\n{tail(server.log)}")
         raise
     finally:
         server.stop()
@@ -212,7 +201,7 @@ def test_dashboard_follows_and_halts_a_trader(browser, tmp_path):
 
 
 def test_non_loopback_needs_a_token(tmp_path):
-    r = subprocess.run(_dashboard_cmd("--address", "0.0.0.0", "--port", str(_free_port()), "--state",
+    r = subprocess.run(_dashboard_cmd("--address", "0.0.0.0", "--port", str(free_port()), "--state",
                                       str(tmp_path / "state.json")),
                        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=START_TIMEOUT)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
@@ -220,7 +209,7 @@ def test_non_loopback_needs_a_token(tmp_path):
 
 
 def test_token_is_required_in_every_request(tmp_path):
-    token, port = "t0k3n-" + os.urandom(8).hex(), _free_port()
+    token, port = "t0k3n-" + os.urandom(8).hex(), free_port()
     server = _Server(["--address", "0.0.0.0", "--port", str(port), "--state", str(tmp_path / "state.json")],
                      tmp_path / "dashboard.log", env=_env(ALGOBOT_DASHBOARD_TOKEN=token))   # token from the environment
     base = f"http://127.0.0.1:{port}"

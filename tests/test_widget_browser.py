@@ -8,12 +8,13 @@ keeps its cells) and that the finished widget clears. Every wait is a Playwright
 
 Needs /usr/bin/chromium (`apt-get install chromium`; `.ci/run` installs it) and the `playwright` package (dev extras).
 """
-import json, os, re, signal, socket, subprocess, sys, time, urllib.request, uuid
+import json, os, re, signal, subprocess, sys, time, urllib.request, uuid
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from browser import CHROMIUM, CHROMIUM_ARGS, free_port, tail
+
 try:
     from playwright.sync_api import expect, sync_playwright
 except ImportError:
@@ -26,8 +27,6 @@ def browser_available():
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)"
     assert sync_playwright is not None, "the playwright package is missing: pip install -e '.[dev]'"
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 START_TIMEOUT = 120      # s: JupyterLab starting on a loaded 2-core machine
 KERNEL_TIMEOUT = 240_000  # ms: kernel start + importing algobot (torch) + drawing the first pair
 STEP_TIMEOUT = 60_000    # ms: one answer: kernel round trip, store write, next pair drawn
@@ -64,16 +63,6 @@ def _notebook(cells: list[tuple[str, str]]) -> dict:
             "nbformat": 4, "nbformat_minor": 5}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, n: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else ""
-
-
 @pytest.fixture
 def lab(tmp_path):
     "JupyterLab serving a folder with the labeller notebook; yields (url of the notebook, store, pairs file, log)."
@@ -87,7 +76,7 @@ def lab(tmp_path):
     cell = LABELLER_CELL.format(n_pairs=N_PAIRS, pairs_path=str(pairs), store_path=str(store))
     (root / "labeller.ipynb").write_text(json.dumps(_notebook(
         [("markdown", "# Labeller under test"), ("code", cell), ("code", "print('the cell after')")]), indent=1))
-    port, token = _free_port(), uuid.uuid4().hex
+    port, token = free_port(), uuid.uuid4().hex
     venv_bin = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
            "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_DATA_DIR": str(jupyter / "data"),
@@ -109,14 +98,14 @@ def lab(tmp_path):
         deadline = time.monotonic() + START_TIMEOUT
         while True:   # poll the server until it answers (it is up when /api/status does)
             if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{_tail(log)}")
+                pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{tail(log)}")
             try:
                 with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5) as r:
                     if r.status == 200: break
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab not up after {START_TIMEOUT} s:\n{_tail(log)}")
+                pytest.fail(f"JupyterLab not up after {START_TIMEOUT} s:\n{tail(log)}")
             time.sleep(0.2)
         yield f"{base}/lab/tree/labeller.ipynb?token={token}&reset", store, pairs, log
     finally:
@@ -143,7 +132,7 @@ def test_widget_in_jupyterlab(lab, tmp_path):
         except BaseException:
             shot = tmp_path / "failure.png"
             page.screenshot(path=str(shot), full_page=True)
-            print(f"screenshot: {shot}\nJupyterLab log:\n{_tail(log)}")
+            print(f"screenshot: {shot}\nJupyterLab log:\n{tail(log)}")
             raise
         finally:
             browser.close()

@@ -90,7 +90,8 @@ def main(argv: list[str]) -> int:
         die(f"unknown job {job!r}; use setup, pipeline, test, docs, lab, dashboard or tensorboard")
     setup()
     if job == "setup": return 0
-    if job == "pipeline": return sh(BIN / f"algobot-pipeline{EXE}", *rest)
+    if job == "pipeline":   # one torch/BLAS thread per kernel: faster for these small networks, no oversubscription
+        return sh(BIN / f"algobot-pipeline{EXE}", *rest, env={"OMP_NUM_THREADS": "1", **os.environ})
     if job == "lab": return sh(BIN / f"jupyter{EXE}", "lab", "nbs", *rest)
     if job == "dashboard": return sh(BIN / f"algobot-dashboard{EXE}", *rest)
     if job == "docs": return sh(PY, ROOT / "tools" / "build_docs.py", *rest)
