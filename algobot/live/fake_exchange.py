@@ -4,7 +4,7 @@
 
 # %% ../../nbs/17a_live_fake_exchange.ipynb #bdfcb296
 from __future__ import annotations
-import asyncio, json, logging, threading, time
+import asyncio, json, logging, time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -13,7 +13,7 @@ from aiohttp import web, WSMsgType
 from fastcore.basics import patch
 
 from ..data import timeframe_minutes
-from .feed import Bar
+from .feed import Bar, ThreadedServer
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class ExchangeFaults:
 def _num(x: float) -> str: return f"{x:.8f}"
 
 # %% ../../nbs/17a_live_fake_exchange.ipynb #7d846b83
-class FakeBinance:
+class FakeBinance(ThreadedServer):   # start_in_thread / stop_thread
     "A loopback exchange speaking a subset of Binance spot's public protocol (REST v3 + kline websocket), with faults."
     def __init__(self, bars: pd.DataFrame,                     # OHLCV in AlgoBot's schema: the market's whole life
                  history: int,                                 # the first `history` bars are closed at start (REST)
@@ -328,24 +328,6 @@ async def close(self: FakeBinance) -> None:
     if self._streamer: self._streamer.cancel()
     for ws in list(self.subscribers): await ws.close()
     if self._runner: await self._runner.cleanup()
-
-@patch
-def start_in_thread(self: FakeBinance) -> FakeBinance:
-    "Serve on an event loop of its own in a daemon thread (for synchronous code and tests)."
-    ready = threading.Event()
-    def run():
-        self._loop = asyncio.new_event_loop()
-        self._loop.run_until_complete(self.start()); ready.set()
-        self._loop.run_forever()
-    self._thread = threading.Thread(target=run, daemon=True, name="fake-binance"); self._thread.start()
-    if not ready.wait(120): raise RuntimeError("fake exchange did not start within 120 s")
-    return self
-
-@patch
-def stop_thread(self: FakeBinance) -> None:
-    if self._loop:
-        asyncio.run_coroutine_threadsafe(self.close(), self._loop).result(120)
-        self._loop.call_soon_threadsafe(self._loop.stop); self._thread.join(120)
 
 @patch
 def release(self: FakeBinance) -> None:

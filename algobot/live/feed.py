@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'MessageError', 'Bar', 'Tick', 'iso', 'parse_message', 'BarAggregator', 'AppendResult', 'LiveFeed', 'run_async',
-           'ManualClock', 'Faults', 'ReplayServer', 'replay_main', 'FeedClient']
+           'ManualClock', 'Faults', 'ThreadedServer', 'ReplayServer', 'replay_main', 'FeedClient']
 
 # %% ../../nbs/14_live_feed.ipynb #cd5ab2a4
 class MessageError(ValueError):
@@ -215,7 +215,28 @@ class Faults:
     out_of_order_every: int = 0                                # re-send a bar from 5 messages earlier
     pause_at: dict[int, float] = field(default_factory=dict)   # messages sent in total -> seconds of silence (once)
 
-class ReplayServer:
+class ThreadedServer:
+    "Mixin for an asyncio server with `start()` and `close()` coroutines: serve it from a daemon thread's own event loop."
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def start_in_thread(self):
+        "Run the server on its own event loop in a daemon thread (for synchronous code and tests); returns self."
+        ready = threading.Event()
+        def run():
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self.start()); ready.set()
+            self._loop.run_forever()
+        self._thread = threading.Thread(target=run, daemon=True, name=type(self).__name__); self._thread.start()
+        if not ready.wait(120): raise RuntimeError(f"{type(self).__name__} did not start within 120 s")
+        return self
+
+    def stop_thread(self) -> None:
+        "Close the server and stop its thread."
+        if self._loop:
+            asyncio.run_coroutine_threadsafe(self.close(), self._loop).result(120)
+            self._loop.call_soon_threadsafe(self._loop.stop); self._thread.join(120)
+
+class ReplayServer(ThreadedServer):
     "Websocket server replaying OHLCV bars from a file, with fault injection. Loopback only."
     def __init__(self, file: str | Path,                      # OHLCV CSV to replay
                  host: str = "127.0.0.1",                     # loopback only
@@ -283,21 +304,6 @@ class ReplayServer:
     @property
     def url(self) -> str: return f"ws://{self.host}:{self.port}/"
 
-    def start_in_thread(self) -> "ReplayServer":
-        "Run the server on its own event loop in a daemon thread (for synchronous code and tests)."
-        ready = threading.Event()
-        def run():
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self.start()); ready.set()
-            self._loop.run_forever()
-        self._thread = threading.Thread(target=run, daemon=True, name="replay-server"); self._thread.start()
-        if not ready.wait(120): raise RuntimeError("replay server did not start within 120 s")
-        return self
-
-    def stop_thread(self) -> None:
-        if self._loop:
-            asyncio.run_coroutine_threadsafe(self.close(), self._loop).result(120)
-            self._loop.call_soon_threadsafe(self._loop.stop); self._thread.join(120)
 
 def replay_main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-replay`."
