@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 # %% auto #0
 __all__ = ['SETTINGS_FILE', 'PROVENANCE_PACKAGES', 'SettingsError', 'find_project_root', 'Settings', 'load_settings',
-           'atomic_path', 'atomic_write_text', 'provenance']
+           'atomic_path', 'atomic_write_text', 'sha256_checksum', 'provenance']
 
 # %% ../nbs/00_config.ipynb #d27d8c9a
 SETTINGS_FILE = "settings.ini"
@@ -179,10 +179,14 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 PROVENANCE_PACKAGES = ("algobot", "numpy", "pandas", "torch", "gymnasium", "stable-baselines3", "sb3-contrib",
                        "pandas-ta", "numba", "optuna")
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+def sha256_checksum(path: str | Path) -> str:
+    "SHA-256 of a file, or of a directory's files (relative names and contents, in sorted order)."
+    path, h = Path(path), hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for p in files:
+        if path.is_dir(): h.update(p.relative_to(path).as_posix().encode() + b"\0")
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
     return h.hexdigest()
 
 def _git(root: Path, *args: str) -> str | None:
@@ -206,4 +210,4 @@ def provenance(cfg: Settings,                                  # the run's setti
             "packages": {p: ver(p) for p in packages},
             "settings": {f.name: (str(v) if isinstance(v := getattr(cfg, f.name), Path) else v) for f in fields(cfg)},
             "parameters": dict(parameters or {}),
-            "data_files": {Path(p).name: _sha256_file(Path(p)) for p in data_files}}
+            "data_files": {Path(p).name: sha256_checksum(p) for p in data_files}}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_rl2.ipynb #f3841d41
 from __future__ import annotations
-import argparse, ctypes, gc, hashlib, json, logging, os, shutil, sys, threading, time
+import argparse, ctypes, gc, json, logging, os, shutil, sys, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,7 +19,7 @@ from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm.auto import tqdm
 
-from .config import atomic_path, atomic_write_text, load_settings
+from .config import atomic_path, atomic_write_text, load_settings, sha256_checksum
 from .env import TradingEnv
 from .train import fast_torch
 from .tasks import TradingTask, discover_tasks, filter_tasks
@@ -158,16 +158,6 @@ def chunk_path(models_dir: Path, run_name: str, n: int, backend: str = "sb3") ->
     "Checkpoint of chunk `n`: SB3's `.zip`, or RLlib's checkpoint directory; its sidecar is the `.json` beside it."
     return Path(models_dir) / f"{run_name}_chunk_{n}{'.zip' if backend == 'sb3' else ''}"
 
-def _sha256(path: Path) -> str:
-    "SHA-256 of a file, or of a directory's files (relative names and contents, in sorted order)."
-    path, h = Path(path), hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for p in files:
-        if path.is_dir(): h.update(p.relative_to(path).as_posix().encode() + b"\0")
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
-    return h.hexdigest()
-
 def _remove(path: Path) -> None:
     "Delete a checkpoint file or directory."
     shutil.rmtree(path) if Path(path).is_dir() else Path(path).unlink(missing_ok=True)
@@ -181,7 +171,7 @@ def verify_chunk(path: Path) -> dict:
     try: meta = json.loads(sidecar.read_text())
     except (OSError, ValueError) as e: raise CheckpointError(f"unreadable sidecar {sidecar} ({e}): {fix}") from e
     if "sha256" not in meta: raise CheckpointError(f"{sidecar} records no checksum (an older run?): {fix}")
-    if _sha256(path) != meta["sha256"]:
+    if sha256_checksum(path) != meta["sha256"]:
         raise CheckpointError(f"checkpoint {path} does not match the SHA-256 in {sidecar.name}: it is corrupt or was "
                               f"replaced after training; {fix}")
     return meta
@@ -238,7 +228,7 @@ def write_sidecar(path: Path, rec: ChunkRecord, timesteps: int, seed: int, chunk
                   backend: str) -> None:
     "Mark chunk `path` complete: its record, task specs, backend and the checkpoint's SHA-256, written atomically."
     atomic_write_text(Path(path).with_suffix(".json"), json.dumps(
-        {**rec.__dict__, "timesteps": timesteps, "seed": seed, "chunk_size": chunk_size, "sha256": _sha256(path),
+        {**rec.__dict__, "timesteps": timesteps, "seed": seed, "chunk_size": chunk_size, "sha256": sha256_checksum(path),
          "specs": specs, "backend": backend, "complete": True}, indent=1))
 
 def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Task / SyntheticTask, wrapped with defaults)
