@@ -110,13 +110,17 @@ class HistoricalFeed:
         return t < len(self.close)
 
 # %% ../nbs/04_env.ipynb #47d969af
-def rescale_volatility(df: pd.DataFrame, scale: float) -> pd.DataFrame:
-    "A copy of `df` whose log returns (and intrabar ranges) are stretched by `scale` around their mean."
+def rescale_volatility(df: pd.DataFrame, scale: float,
+                       until: int | None = None,  # the mean is that of the returns of bars before `until`; None: all
+                      ) -> pd.DataFrame:
+    """A copy of `df` whose log returns (and intrabar ranges) are stretched by `scale` around their mean. With `until`
+    (e.g. the end of a training period) the bars before it never depend on the bars from it on."""
     if not scale > 0: raise ValueError(f"scale must be > 0, got {scale}")
     out = df.copy()
     c = df["close"].to_numpy(dtype=float)
     r = np.diff(np.log(c))
-    r = r.mean() + scale * (r - r.mean()) if len(r) else r
+    m = r[:None if until is None else max(until - 1, 1)].mean() if len(r) else 0.0
+    r = m + scale * (r - m)
     new_c = c[0] * np.exp(np.r_[0.0, np.cumsum(r)])
     for k in ("open", "high", "low"):
         out[k] = new_c * np.exp(scale * np.log(df[k].to_numpy(dtype=float) / c))

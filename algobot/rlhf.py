@@ -78,9 +78,11 @@ class WorstCaseAdversary:
             self.pool = dict(worst)
 
 # %% ../nbs/12_rlhf.ipynb #9856a05b
-def perturbed_feeds(task: TradingTask, vol_scales: Sequence[float]) -> dict[float, HistoricalFeed]:
-    "The task's feed with its returns' volatility rescaled by each factor (computed once, shared by parallel envs)."
-    return {s: task.feed if s == 1.0 else HistoricalFeed(rescale_volatility(task.df, s), task.window, task.indicators)
+def perturbed_feeds(task: TradingTask, vol_scales: Sequence[float], period: str = "train") -> dict[float, HistoricalFeed]:
+    """The task's feed with its returns' volatility rescaled by each factor (computed once, shared by parallel envs);
+    the bars up to the end of `period` depend on no later bar."""
+    until = task.periods[period][1]
+    return {s: task.feed if s == 1.0 else HistoricalFeed(rescale_volatility(task.df, s, until), task.window, task.indicators)
             for s in vol_scales}
 
 class DomainRandomizedEnv(gym.Env):
@@ -94,7 +96,7 @@ class DomainRandomizedEnv(gym.Env):
                  feeds: dict[float, HistoricalFeed] | None = None,  # `perturbed_feeds` (None: computed here)
                  **env_kwargs):                             # further TradingEnv arguments (e.g. max_episode_steps)
         self.adversary = adversary or WorstCaseAdversary()
-        feeds = feeds or perturbed_feeds(task, self.adversary.ranges.vol_scales)
+        feeds = feeds or perturbed_feeds(task, self.adversary.ranges.vol_scales, period)
         kw = {"reward_fn": reward_fn, **env_kwargs}
         self.envs = {s: task.make_env(period, data=feeds[s], **kw) for s in self.adversary.ranges.vol_scales}
         first = next(iter(self.envs.values()))

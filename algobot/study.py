@@ -13,14 +13,17 @@ from typing import Any, Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 
 from gymnasium import spaces
+from tqdm.auto import tqdm
 
 from .bc import Demonstrations, demonstrations, label_actions, train_bc
-from .config import atomic_write_text
+from .config import atomic_path, atomic_write_text
 from .env import DISCRETE_TARGETS, OBS_CLIP, HistoricalFeed, TradingEnv
 from .labeling import label_atr_barriers
 from .metrics import Backtest, backtest, periods_per_year
+from .rewards import DEFAULT_WEIGHTS
 from .rl2 import final_chunk, load_chunk, rl2_observation, train_rl2_chunked
 from .tasks import PERIODS, FoldTask, TradingTask
 from .train import load_model, save_model, train
@@ -29,7 +32,7 @@ from .train import load_model, save_model, train
 __all__ = ['Contestant', 'EULER_GAMMA', 'KEY', 'baselines', 'evaluate', 'bc_demonstrations', 'leak_task', 'learned_contestants',
            'bootstrap_indices', 'block_bootstrap_ci', 'sharpe_std', 'probabilistic_sharpe_ratio', 'expected_max_sharpe',
            'deflated_sharpe_ratio', 'Leaderboard', 'run_study', 'rank_contestants', 'summarize', 'verdict',
-           'plot_equity_fan', 'plot_excess_heatmap', 'plot_ci']
+           'plot_equity_fan', 'plot_excess_heatmap', 'plot_ci', 'main']
 
 # %% ../nbs/18_study.ipynb #62d16c96
 Contestant = Callable[[TradingTask, TradingEnv, int], Callable]
@@ -121,13 +124,34 @@ def bc_demonstrations(task: TradingTask,          # a fold (`TradingTask.fold`)
         return np.r_[lab, np.zeros(len(task.df) - stop, lab.dtype)]
     return tuple(demonstrations(task, labels(task.periods[p][1]), p) for p in ("train", "val"))
 
-def _bc(task, env, seed=0, *, models_dir, horizon, epochs, atr_length, rr):
-    "Behaviour cloning of the fold's train-span labels (held-out accuracy on its val span), saved with the fold."
+def _fit_bc(task, seed, path, horizon, epochs, atr_length, rr):
+    "Behaviour cloning of the fold's train-span labels (held-out accuracy on its val span), saved to `path`: (model, path)."
     demo_train, demo_val = bc_demonstrations(task, horizon, atr_length, rr)
     r = train_bc(demo_train, demo_val, task.make_env("train", action_type="discrete"), epochs=epochs, seed=seed, progress=False)
-    save_model(r.model, Path(models_dir) / _checkpoint("bc", task, seed),
-               {"algo": "ppo", "kind": "bc", "task": task.spec(), "seed": seed, "horizon": horizon, "epochs": epochs,
-                "val_accuracy": r.accuracy, "val_balanced_accuracy": r.balanced_accuracy})
+    return r.model, save_model(r.model, path, {"algo": "ppo", "kind": "bc", "task": task.spec(), "seed": seed, "horizon": horizon,
+                                              "epochs": epochs, "val_accuracy": r.accuracy,
+                                              "val_balanced_accuracy": r.balanced_accuracy})
+
+def _bc(task, env, seed=0, *, models_dir, horizon, epochs, atr_length, rr):
+    "Behaviour cloning of the fold's train-span labels, saved with the fold."
+    model, _ = _fit_bc(task, seed, Path(models_dir) / _checkpoint("bc", task, seed), horizon, epochs, atr_length, rr)
+    return _policy(model, env)
+
+def _rlhf(task, env, seed=0, *, models_dir, horizon, bc_epochs, atr_length, rr, n_clips, n_pairs, rm_epochs, total_steps,
+          n_envs, weights, tensorboard_log):
+    """The RLHF chain on the fold's train period only: BC of its labels, clips of that policy labelled by the heuristic
+    labeller, a reward model of the preferences, then PPO fine-tuning on the combined reward under domain randomisation."""
+    from algobot.preferences import HeuristicLabeller, PreferenceStore, label_pairs, make_pairs, sample_clips
+    from algobot.reward_model import train_reward_model
+    from algobot.rlhf import rlhf_finetune
+    run = Path(models_dir) / _checkpoint("rlhf", task, seed)
+    bc, bc_path = _fit_bc(task, seed, run.with_name(run.name + "_bc"), horizon, bc_epochs, atr_length, rr)
+    store = PreferenceStore(run.with_name(run.name + "_preferences.jsonl"))   # a rerun skips the pairs already labelled
+    clips = sample_clips(bc, [task], n_clips, seed=seed, period="train", tag="bc")
+    label_pairs(make_pairs(clips, n_pairs, seed=seed), HeuristicLabeller(), store)
+    rm, _, _ = train_reward_model(store.load(), epochs=rm_epochs, seed=seed, progress=False)
+    rm_path = rm.save(run.with_name(run.name + "_reward_model.pt"))
+    r = rlhf_finetune(task, bc_path, rm_path, weights, run, total_steps, seed=seed, n_envs=n_envs, tensorboard_log=tensorboard_log)
     return _policy(r.model, env)
 
 def _history(task: TradingTask, before, k: int, min_bars: int) -> FoldTask | None:
@@ -136,12 +160,16 @@ def _history(task: TradingTask, before, k: int, min_bars: int) -> FoldTask | Non
     cut = int(np.searchsorted(base.feed.timestamps, before))
     return FoldTask(base, k, dict.fromkeys(PERIODS, (0, cut))) if cut - base.feed.first_valid >= min_bars else None
 
+def _others(task: TradingTask, tasks: Sequence[TradingTask], min_bars: int, who: str) -> list[FoldTask]:
+    "The other tasks' bars opened before `task`'s (a fold's) embargo: what meta-learners may train on for this fold."
+    before, k = task.feed.timestamps[task.periods["train"][1]], getattr(task, "fold_index", 0)
+    others = [h for t in tasks if t.name != task.name and (h := _history(t, before, k, min_bars))]
+    if not others: raise ValueError(f"{who} for {task.name} fold {k}: no other task has {min_bars} bars before {before}")
+    return others
+
 def _rl2(task, env, seed=0, *, tasks, models_dir, total_steps, n_envs, max_episode_steps, tensorboard_log):
     "RL² trained on the other tasks' bars before this fold's embargo; its LSTM state runs through the whole test pass."
-    before, k = task.feed.timestamps[task.periods["train"][1]], getattr(task, "fold_index", 0)
-    others = [h for t in tasks if t.name != task.name and (h := _history(t, before, k, 2 * max_episode_steps))]
-    if not others:
-        raise ValueError(f"RL² for {task.name} fold {k}: no other task has {2 * max_episode_steps} bars before {before}")
+    others = _others(task, tasks, 2 * max_episode_steps, "RL²")
     run = _checkpoint("rl2", task, seed)
     train_rl2_chunked(others, models_dir, len(others), total_steps, seed, run, max_episode_steps=max_episode_steps,
                       n_envs=n_envs, progress_bar=False, tensorboard_log=tensorboard_log)
@@ -156,6 +184,22 @@ def _rl2(task, env, seed=0, *, tasks, models_dir, total_steps, n_envs, max_episo
         a, last["state"] = model.predict(x, state=last["state"], episode_start=np.array([last["start"]]), deterministic=True)
         last["action"], last["start"] = a, False
         return _action(env, DISCRETE_TARGETS[int(a)])
+    return act
+
+def _maml(task, env, seed=0, *, tasks, models_dir, iterations, adapt_steps, episodes, episode_len, inner_lr):
+    """MAML meta-trained on the other tasks' bars before this fold's embargo, then adapted with `adapt_steps`
+    policy-gradient steps on episodes of the fold's own train period; greedy on the test period."""
+    from algobot.maml import MetaTask, adapt, meta_train_policy
+    others = [MetaTask(h, episodes, episode_len, seed=seed) for h in _others(task, tasks, 2 * episode_len, "MAML")]
+    maml, _ = meta_train_policy(others, iterations, meta_batch=min(4, len(others)), inner_lr=inner_lr, first_order=True,
+                                seed=seed, progress=False)
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    learner = adapt(maml, MetaTask(task, episodes, episode_len, seed=seed), adapt_steps, rng, gen)
+    with atomic_path(Path(models_dir) / (_checkpoint("maml", task, seed) + ".pt")) as tmp:
+        torch.save(learner.module.state_dict(), tmp)
+    def act(obs):
+        with torch.no_grad(): a = int(learner(torch.as_tensor(obs, dtype=torch.float32)).argmax())
+        return _action(env, DISCRETE_TARGETS[a])
     return act
 
 def leak_task(fold: TradingTask) -> FoldTask:
@@ -194,6 +238,7 @@ def learned_contestants(models_dir: str | Path,            # checkpoints, named 
                         tasks: Sequence[TradingTask] = (),  # the study's tasks (RL² trains on the others); (): no RL²
                         total_steps: int = 1_024,           # training steps of PPO, SAC and TQC (each)
                         algos: Sequence[str] = ("ppo", "sac", "tqc"),  # SB3 algorithms trained with `train`
+                        off_policy_steps: int | None = None,  # SAC's and TQC's steps (slower per step); None: `total_steps`
                         n_envs: int = 4,                    # training environments stepped together
                         evaluations: int = 2,               # validation checkpoints per training (the best is kept)
                         bc_epochs: int | None = 5,          # behaviour-cloning epochs; None: no BC
@@ -201,16 +246,30 @@ def learned_contestants(models_dir: str | Path,            # checkpoints, named 
                         atr_length: int = 14, rr: float = 2.0,  # BC's ATR barriers (ATR_LENGTH, RR)
                         rl2_steps: int = 1_024,             # RL² training steps
                         rl2_episode_steps: int = 64,        # RL² episode length inside a trial
+                        maml_iterations: int | None = 10,   # MAML meta-training iterations (other tasks); None: no MAML
+                        maml_adapt_steps: int = 3,          # MAML's policy-gradient steps on the fold's train period
+                        rlhf_steps: int | None = 1_024,     # RLHF fine-tuning steps (after BC, preferences, reward model); None: no RLHF
+                        rlhf_pairs: int = 64,               # preference pairs labelled per fold (heuristic labeller)
+                        weights: Sequence[float] = DEFAULT_WEIGHTS,  # RLHF's combined-reward weights w1..w5
                         canary_steps: int | None = 4_096,   # steps of the leaky PPO canary; None: no canary
                         tensorboard_log: str | Path | None = None,  # TensorBoard folder of every training; None: off
                        ) -> dict[str, Contestant]:
-    "Contestants that fit on each fold's train period (selecting on val): PPO/SAC/TQC, BC, RL² and the leak canary."
+    "Contestants that fit on each fold's train period (selecting on val): PPO/SAC/TQC, BC, RLHF, RL², MAML and the leak canary."
     kw = dict(models_dir=Path(models_dir), n_envs=n_envs, tensorboard_log=tensorboard_log)
-    found = {a: partial(_sb3, algo=a, total_steps=total_steps, evaluations=evaluations, **kw) for a in algos}
+    off = {"sac", "tqc"}
+    found = {a: partial(_sb3, algo=a, total_steps=off_policy_steps or total_steps if a in off else total_steps,
+                        evaluations=evaluations, **kw) for a in algos}
     if bc_epochs is not None:
         found["bc"] = partial(_bc, models_dir=Path(models_dir), horizon=horizon, epochs=bc_epochs, atr_length=atr_length, rr=rr)
-    if len(tasks) > 1:
+    if rlhf_steps is not None:
+        found["rlhf"] = partial(_rlhf, horizon=horizon, bc_epochs=bc_epochs or 5, atr_length=atr_length, rr=rr,
+                                n_clips=max(16, rlhf_pairs // 2), n_pairs=rlhf_pairs, rm_epochs=20, total_steps=rlhf_steps,
+                                weights=tuple(weights), **kw)
+    if len(tasks) > 1:   # the meta-learners train on the other tasks
         found["rl2"] = partial(_rl2, tasks=list(tasks), total_steps=rl2_steps, max_episode_steps=rl2_episode_steps, **kw)
+        if maml_iterations is not None:
+            found["maml"] = partial(_maml, tasks=list(tasks), models_dir=Path(models_dir), iterations=maml_iterations,
+                                    adapt_steps=maml_adapt_steps, episodes=8, episode_len=rl2_episode_steps, inner_lr=0.05)
     if canary_steps is not None: found["canary"] = partial(_canary, total_steps=canary_steps, evaluations=evaluations, **kw)
     return found
 
@@ -339,18 +398,33 @@ def _result(contestant: str, task: TradingTask, seed: int, bt: Backtest) -> tupl
            "bars": len(eq) - 1, "start": eq.index[0], "stop": eq.index[-1], "bars_per_year": periods_per_year(eq.index)}
     return row, eq.pct_change().iloc[1:]
 
+def _fit_and_test(name: str, contestant: Contestant, task: TradingTask, k: int, seed: int, folds: dict) -> tuple[dict, pd.Series]:
+    "Cut fold `k` of `task`, let `contestant` fit on it and backtest it on the fold's test period: (row, returns)."
+    fold = task.fold(k, **folds)
+    return _result(name, fold, seed, evaluate(contestant, fold, seed))
+
+def _run_job(blob: bytes) -> tuple[dict, pd.Series]:
+    "A worker process's side of `run_study(workers > 1)`: run a cloudpickled call (so contestants may live in a notebook)."
+    import cloudpickle
+    fn, args = cloudpickle.loads(blob)
+    return fn(*args)
+
 def run_study(contestants: dict[str, Contestant],   # name -> contestant, e.g. `baselines()`
               tasks: Sequence[TradingTask],          # the tasks; each is cut into `n_folds` folds
               leaderboard: Leaderboard,              # results go here; rows already in it are skipped
               seeds: Sequence[int] = (0,),           # evaluation seeds
               n_folds: int = 4, val_frac: float = 0.1, test_frac: float = 0.1, embargo: int = 0,  # see `walk_forward_bounds`
+              workers: int = 1,                      # results computed at once, in separate processes (contestants must pickle)
+              progress: bool = False,                # a progress bar over the results to compute
              ) -> pd.DataFrame:
     "Evaluate every contestant on every fold's test period of every task and seed; return the leaderboard's frame."
+    if workers < 1: raise ValueError(f"workers must be >= 1, got {workers}")
+    folds = {"n_folds": n_folds, "val_frac": val_frac, "test_frac": test_frac, "embargo": embargo}
+    jobs = []
     for task in tasks:
-        setup = {"n_folds": n_folds, "val_frac": val_frac, "test_frac": test_frac, "embargo": embargo,
-                 "commission": task.commission, "spread": task.spread}
+        setup = {**folds, "commission": task.commission, "spread": task.spread}
         for k in range(n_folds):
-            fold = task.fold(k, n_folds, val_frac, test_frac, embargo)
+            task.fold(k, **folds)   # a task too short for the folds fails here, before anything runs
             for name, contestant in contestants.items():
                 for seed in seeds:
                     key = (name, task.name, seed, k)
@@ -359,9 +433,31 @@ def run_study(contestants: dict[str, Contestant],   # name -> contestant, e.g. `
                         if old != setup: raise ValueError(f"{leaderboard.path} holds {key} made with {old}, not {setup}: "
                                                           "use another leaderboard path")
                         continue
-                    row, returns = _result(name, fold, seed, evaluate(contestant, fold, seed))
-                    leaderboard.add({**row, **setup}, returns)
+                    jobs.append(((name, contestant, task, k, seed, folds), setup))
+    bar = tqdm(total=len(jobs), desc="study", disable=not progress)
+    def store(done, setup):
+        row, returns = done
+        leaderboard.add({**row, **setup}, returns); bar.update()
+    if workers == 1:
+        for job, setup in jobs: store(_fit_and_test(*job), setup)
+    else:   # each result is stored by this process as soon as it arrives; a failure stops the rest
+        import cloudpickle, importlib
+        from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+        from multiprocessing import get_context
+        run = importlib.import_module("algobot.study")._run_job   # the installed module's, also when run from this notebook
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            pending = {pool.submit(run, cloudpickle.dumps((_fit_and_test, job))): setup for job, setup in jobs}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                for f in done:
+                    setup = pending.pop(f)
+                    if f.exception() is not None:
+                        for p in pending: p.cancel()
+                        raise f.exception()
+                    store(f.result(), setup)
+    bar.close()
     return leaderboard.frame()
+
 
 # %% ../nbs/18_study.ipynb #ef2fbb2b
 def rank_contestants(frame: pd.DataFrame, metric: str = "sharpe") -> pd.DataFrame:
@@ -486,3 +582,36 @@ def plot_ci(summary: pd.DataFrame, ax=None):
     ax.set_yticks(y, [f"{c} (apart)" if a else c for c, a in zip(s.index, s.apart)], fontsize=8)
     ax.axvline(0, color="k", lw=0.5); ax.set_xlabel("annualised Sharpe minus the benchmark's", fontsize=8)
     return ax
+
+# %% ../nbs/18_study.ipynb #a58eb2d1
+def main(argv: Sequence[str] | None = None) -> int:
+    "Console script `algobot-study`: this notebook, headless, into an HTML report and the leaderboard files."
+    import argparse, sys
+    from algobot.config import find_project_root, load_settings
+    from algobot.pipeline import _parse_value, run_notebook
+    ap = argparse.ArgumentParser(prog="algobot-study", description="Walk-forward study of every contestant (18_study).")
+    ap.add_argument("--full", action="store_true", help="every task × 4 folds × 3 seeds at real budgets (resumable)")
+    ap.add_argument("--reports-dir", help="default: REPORTS_DIR/full with --full, else REPORTS_DIR/study")
+    ap.add_argument("--data-dir", help="folder of OHLCV files (default: HISTORICAL_DATA_DIR)")
+    ap.add_argument("--tasks", help="task-name globs, comma separated (default: 3 tasks, or all with --full)")
+    ap.add_argument("--workers", type=int, help="results computed at once (default: 1, or 2 with --full)")
+    ap.add_argument("--seeds", help="comma-separated seeds (default: 0,1, or 0,1,2 with --full)")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="another notebook parameter")
+    a = ap.parse_args(argv)
+    if a.workers is not None and a.workers < 1: ap.error("--workers must be >= 1")
+    params = {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "seeds": a.seeds}
+    for kv in a.param:
+        if "=" not in kv: ap.error(f"-p expects KEY=VALUE, got {kv!r}")
+        k, v = kv.split("=", 1); params[k.strip()] = _parse_value(v)
+    cfg = load_settings()
+    reports = Path(a.reports_dir) if a.reports_dir else cfg.reports_dir / ("full" if a.full else "study")
+    reports.mkdir(parents=True, exist_ok=True)
+    params["reports_dir"] = str(reports.resolve())
+    print(f"algobot-study: {'full' if a.full else 'quick'} run into {reports} (a rerun continues where this one stops)", flush=True)
+    run = run_notebook(find_project_root() / "nbs" / "18_study.ipynb", reports, params)
+    if run.status != "ok":
+        print(f"algobot-study: failed after {run.seconds:.0f} s: {run.error} (report: {run.html or 'none'})", file=sys.stderr)
+        return 1
+    print(f"algobot-study: done in {run.seconds:.0f} s; report {run.html}, leaderboard {reports / 'leaderboard_summary.csv'}")
+    return 0
+

@@ -2,6 +2,7 @@
 
     python3.12 tools/bootstrap.py pipeline [algobot-pipeline options]   # set up, run the main job (reports/)
     python3.12 tools/bootstrap.py test                                   # set up, run nbdev-test and pytest
+    python3.12 tools/bootstrap.py study [--full] [--workers N]           # set up, run the walk-forward study -> reports/full/
     python3.12 tools/bootstrap.py docs [--out DIR]                       # set up, build the docs site -> _docs/index.html
     python3.12 tools/bootstrap.py tensorboard [--port N]                 # set up, serve the training logs (RUNS_DIR) on 127.0.0.1
     python3.12 tools/bootstrap.py setup | lab                            # set up only | open JupyterLab
@@ -86,12 +87,14 @@ def main(argv: list[str]) -> int:
     job, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if job in ("help", "-h", "--help"):
         print(__doc__); return 0
-    if job not in ("setup", "pipeline", "test", "docs", "lab", "dashboard", "tensorboard"):
-        die(f"unknown job {job!r}; use setup, pipeline, test, docs, lab, dashboard or tensorboard")
+    if job not in ("setup", "pipeline", "study", "test", "docs", "lab", "dashboard", "tensorboard"):
+        die(f"unknown job {job!r}; use setup, pipeline, study, test, docs, lab, dashboard or tensorboard")
     setup()
     if job == "setup": return 0
     if job == "pipeline":   # one torch/BLAS thread per kernel: faster for these small networks, no oversubscription
         return sh(BIN / f"algobot-pipeline{EXE}", *rest, env={"OMP_NUM_THREADS": "1", **os.environ})
+    if job == "study":
+        return sh(BIN / f"algobot-study{EXE}", *rest, env={"OMP_NUM_THREADS": "1", **os.environ})
     if job == "lab": return sh(BIN / f"jupyter{EXE}", "lab", "nbs", *rest)
     if job == "dashboard": return sh(BIN / f"algobot-dashboard{EXE}", *rest)
     if job == "docs": return sh(PY, ROOT / "tools" / "build_docs.py", *rest)
