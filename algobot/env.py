@@ -110,9 +110,8 @@ class FeatureRows:
         return self._r.nbytes + self._cols.nbytes
 
     def row_into(self, t: int, out: np.ndarray) -> np.ndarray:
-        "Write row `t` (0 <= t < n) into `out[:n_features]` — the env's observation buffer: nothing allocated."
+        "Write row `t` (0 <= t < n, unchecked: the hot path) into `out[:n_features]` — the env's observation buffer."
         w = self.window
-        if t >= self._n: raise IndexError(f"row {t} of {self._n}")
         out[:w] = self._win[t] if t >= self._start else np.nan
         out[w:self._nf] = self._cols[t]
         return out
@@ -122,16 +121,15 @@ class FeatureRows:
         w = self.window
         out = np.empty((len(ts), self._nf + extra), np.float32)
         out[:, :w] = self._win[ts]
-        out[:, w:self._nf] = self._cols[ts]
-        early = ts < self._start
-        if early.any(): out[early, :w] = np.nan
+        np.take(self._cols, ts, axis=0, out=out[:, w:self._nf])
+        if len(ts) and ts.min() < self._start: out[ts < self._start, :w] = np.nan
         return out
 
     def __getitem__(self, key) -> np.ndarray:
         "numpy indexing of the dense (n, n_features) array — `rows[t]`, `rows[a:b]`, `rows[idx, j]` — building only the rows asked for."
         rows, cols = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
         if len(cols) > 1: raise IndexError("FeatureRows is 2-D")
-        if isinstance(rows, (int, np.integer)): dense = self.row_into(range(self._n)[rows], np.empty(self._nf, np.float32))
+        if isinstance(rows, (int, np.integer)): dense = self.row_into(range(self._n)[rows], np.empty(self._nf, np.float32))  # checked
         elif isinstance(rows, slice): r = range(self._n)[rows]; dense = self.take(np.arange(r.start, r.stop, r.step))
         else: dense = self.take(np.arange(self._n)[rows])
         return dense[(Ellipsis, *cols)] if cols else dense
