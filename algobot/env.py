@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_env.ipynb #3c997a66
 from __future__ import annotations
-import math, operator
+import copy, math, operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
@@ -19,8 +19,8 @@ from .rewards import BaseReward, RewardFunction, Transition
 
 # %% auto #0
 __all__ = ['INDICATORS', 'DEFAULT_INDICATORS', 'OBS_CLIP', 'REWARD_SCALE', 'DISCRETE_TARGETS', 'ENV_ID', 'Indicator', 'obs_dim',
-           'compute_features', 'Feed', 'HistoricalFeed', 'rescale_volatility', 'average_entry', 'TradingEnv',
-           'TradingVecEnv']
+           'FeatureRows', 'compute_features', 'Feed', 'HistoricalFeed', 'rescale_volatility', 'average_entry',
+           'TradingEnv', 'TradingVecEnv']
 
 # %% ../nbs/04_env.ipynb #e15617a5
 @dataclass(frozen=True)
@@ -62,28 +62,138 @@ def obs_dim(window: int = 32, indicators: Sequence[str] = DEFAULT_INDICATORS) ->
     "Length of TradingEnv's observation: `window` scaled returns, one value per indicator, position, unrealised PnL."
     return window + len(indicators) + 2
 
+
+# %% ../nbs/04_env.ipynb #dcc2ed8a
+def _clip32(x) -> np.ndarray: return np.clip(np.asarray(x, dtype=float), -OBS_CLIP, OBS_CLIP).astype(np.float32)
+
+class FeatureRows:
+    """Feature rows `[the last window scaled returns | k per-bar columns]` (n, window + k) float32, clipped to
+    ±OBS_CLIP, NaN where undefined — stored as one return and k columns a bar; a row's window is a zero-copy view."""
+    def __init__(self, returns: np.ndarray,            # (n,) volatility-scaled log returns, one a bar
+                 columns: np.ndarray,                   # (n, k) per-bar columns after the window (the indicators)
+                 window: int,                           # returns in a row
+                 history: Sequence[float] = (),         # the returns before bar 0 (a resumed live feed; the last window-1 count)
+                 capacity: int = 0):                    # rows to allocate (a live feed grows into them, doubling when full)
+        if window < 1: raise ValueError(f"window must be >= 1, got {window}")
+        n, columns = len(returns), np.asarray(columns, dtype=float)
+        if columns.ndim != 2: columns = columns.reshape(n, -1)
+        if len(columns) != n: raise ValueError(f"{n} returns but {len(columns)} rows of columns")
+        h = np.asarray(history, dtype=float)
+        h = h[max(0, len(h) - (window - 1)):] if window > 1 else h[:0]
+        cap = max(n, capacity, 1)
+        self.window, self._n, self._nf = int(window), n, int(window) + columns.shape[1]
+        self._start = window - 1 - len(h)   # rows before this one have an incomplete window: NaN there
+        self._r = np.full(window - 1 + cap, np.nan, np.float32)   # returns, after window-1 slots of history
+        self._r[window - 1 - len(h):window - 1], self._r[window - 1:window - 1 + n] = _clip32(h), _clip32(returns)
+        self._cols = np.full((cap, columns.shape[1]), np.nan, np.float32)
+        self._cols[:n] = _clip32(columns)
+        self._win = np.lib.stride_tricks.sliding_window_view(self._r, self.window)   # (capacity, window): no copy
+
+    def __len__(self) -> int: return self._n
+    @property
+    def shape(self) -> tuple[int, int]: return (self._n, self._nf)
+    ndim, dtype = 2, np.dtype(np.float32)
+
+    @property
+    def returns(self) -> np.ndarray:
+        "(n,) the stored returns (a view)."
+        return self._r[self.window - 1:self.window - 1 + self._n]
+
+    @property
+    def columns(self) -> np.ndarray:
+        "(n, k) the per-bar columns after the window (a view)."
+        return self._cols[:self._n]
+
+    @property
+    def nbytes(self) -> int:
+        "Bytes held (the allocated storage)."
+        return self._r.nbytes + self._cols.nbytes
+
+    def row_into(self, t: int, out: np.ndarray) -> np.ndarray:
+        "Write row `t` (0 <= t < n, unchecked: the hot path) into `out[:n_features]` — the env's observation buffer."
+        w = self.window
+        out[:w] = self._win[t] if t >= self._start else np.nan
+        out[w:self._nf] = self._cols[t]
+        return out
+
+    def take(self, ts: np.ndarray, extra: int = 0) -> np.ndarray:
+        "Rows `ts` (0 <= ts < n) as a new (len(ts), n_features + extra) array; the `extra` last columns are left to the caller."
+        w = self.window
+        out = np.empty((len(ts), self._nf + extra), np.float32)
+        out[:, :w] = self._win[ts]
+        np.take(self._cols, ts, axis=0, out=out[:, w:self._nf])
+        if len(ts) and ts.min() < self._start: out[ts < self._start, :w] = np.nan
+        return out
+
+    def __getitem__(self, key) -> np.ndarray:
+        "numpy indexing of the dense (n, n_features) array — `rows[t]`, `rows[a:b]`, `rows[idx, j]` — building only the rows asked for."
+        rows, cols = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if len(cols) > 1: raise IndexError("FeatureRows is 2-D")
+        if isinstance(rows, (int, np.integer)): dense = self.row_into(range(self._n)[rows], np.empty(self._nf, np.float32))  # checked
+        elif isinstance(rows, slice): r = range(self._n)[rows]; dense = self.take(np.arange(r.start, r.stop, r.step))
+        else: dense = self.take(np.arange(self._n)[rows])
+        return dense[(Ellipsis, *cols)] if cols else dense
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        a = self[:]
+        return a if dtype is None else a.astype(dtype)
+
+    def valid(self) -> np.ndarray:
+        "(n,) bool: the row is defined throughout (every value finite)."
+        n, w = self._n, self.window
+        bad = np.r_[0, np.cumsum(~np.isfinite(self._r[:w - 1 + n]))]   # non-finite returns in each window, by differences
+        ok = (bad[w:w + n] == bad[:n]) & np.isfinite(self.columns).all(axis=1)
+        ok[:max(self._start, 0)] = False
+        return ok
+
+    @property
+    def first_valid(self) -> int:
+        "First row defined throughout (n if none is)."
+        ok = np.flatnonzero(self.valid())
+        return int(ok[0]) if len(ok) else self._n
+
+    def append(self, ret: float, columns: Sequence[float]) -> None:
+        "Add the next bar's return and columns (a live feed), doubling the storage when full."
+        n, w = self._n, self.window
+        if n == len(self._cols):
+            r = np.full(w - 1 + 2 * n, np.nan, np.float32); r[:len(self._r)] = self._r
+            c = np.full((2 * n, self._cols.shape[1]), np.nan, np.float32); c[:n] = self._cols
+            self._r, self._cols, self._win = r, c, np.lib.stride_tricks.sliding_window_view(r, w)
+        self._r[w - 1 + n], self._cols[n] = _clip32(ret), _clip32(columns)
+        self._n = n + 1
+
+    def with_columns(self, extra: np.ndarray) -> "FeatureRows":
+        "These rows with per-bar columns (n,) or (n, j) appended after the existing ones (sharing the return series)."
+        new = copy.copy(self)
+        new._cols = np.c_[self.columns, _clip32(extra).reshape(self._n, -1)]
+        new._nf = self._nf + new._cols.shape[1] - self._cols.shape[1]
+        return new
+
+    def __repr__(self) -> str:
+        return f"FeatureRows({self._n} rows x {self._nf}: window {self.window} + {self._nf - self.window} columns, {self.nbytes / 2**20:.1f} MiB)"
+
+
+# %% ../nbs/04_env.ipynb #2c8e2235
 def compute_features(df: pd.DataFrame, window: int = 32, indicators: Sequence[str] = DEFAULT_INDICATORS,
-                     vol_span: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    "Causal features (n, window + len(indicators)) — NaN where not yet defined — and the volatility estimate (n,)."
+                     vol_span: int = 100) -> tuple[FeatureRows, np.ndarray]:
+    "Causal features — `FeatureRows` (n, window + len(indicators)), NaN where not yet defined — and the volatility estimate (n,)."
     unknown = [i for i in indicators if i not in INDICATORS]
     if unknown: raise ValueError(f"unknown indicator(s) {unknown}; available: {list(INDICATORS)}")
     if window < 1: raise ValueError(f"window must be >= 1, got {window}")
     logret = np.log(df["close"]).diff()
     sigma = logret.ewm(span=vol_span, min_periods=min(window, vol_span)).std().clip(lower=1e-8)
-    z = (logret / sigma).to_numpy()
     n = len(df)
-    feats = np.full((n, window + len(indicators)), np.nan)
-    if n >= window:
-        feats[window - 1:, :window] = np.lib.stride_tricks.sliding_window_view(z, window)
+    cols = np.full((n, len(indicators)), np.nan)
     for j, name in enumerate(indicators):
         ind = INDICATORS[name]
-        if n >= ind.min_bars: feats[:, window + j] = ind.compute(df, sigma, ind.params).to_numpy(dtype=float)
-    return np.clip(feats, -OBS_CLIP, OBS_CLIP).astype(np.float32), sigma.to_numpy()
+        if n >= ind.min_bars: cols[:, j] = ind.compute(df, sigma, ind.params).to_numpy(dtype=float)
+    return FeatureRows((logret / sigma).to_numpy(), cols, window), sigma.to_numpy()
+
 
 # %% ../nbs/04_env.ipynb #f7bcd8cf
 class Feed(Protocol):
     "What TradingEnv needs from a source of bars."
-    features: np.ndarray     # (n, n_features) float32 causal features
+    features: FeatureRows    # (n, n_features) float32 causal feature rows
     close: list[float]       # (n,) close prices (a list: the env reads single items, fastest from a list)
     sigma: list[float]       # (n,) volatility estimate used for normalisation
     timestamps: np.ndarray   # (n,) bar open times
@@ -100,8 +210,7 @@ class HistoricalFeed:
         self.sigma = sigma.tolist()
         self.close = df["close"].to_numpy(dtype=np.float64).tolist()
         self.timestamps = df["timestamp"].to_numpy()
-        ok = np.flatnonzero(np.isfinite(self.features).all(axis=1))
-        self.first_valid = int(ok[0]) if len(ok) else len(df)
+        self.first_valid = self.features.first_valid
 
     def __len__(self) -> int: return len(self.close)
 
@@ -218,7 +327,7 @@ class TradingEnv(gym.Env):
     def observe(self, t: int, position: float, entry_price: float) -> np.ndarray:
         "The observation at bar `t` for an account holding `position` opened at `entry_price` (the live adapter's entry point)."
         obs = np.empty(self.observation_space.shape, np.float32)
-        obs[:-2] = self.feed.features[t]
+        self.feed.features.row_into(t, obs)
         obs[-2] = position
         upnl = position * (self.feed.close[t] / entry_price - 1.0) / self.feed.sigma[t] if position else 0.0
         obs[-1] = -OBS_CLIP if upnl < -OBS_CLIP else (OBS_CLIP if upnl > OBS_CLIP else upnl)
@@ -318,7 +427,7 @@ class TradingVecEnv(VecEnv):
                                  reward_fn=BaseReward(lambda_cost, mu_drawdown))
         super().__init__(n_envs, self.single.observation_space, self.single.action_space)
         e = self.single
-        self.features = np.concatenate([e.feed.features, np.zeros((len(e.feed), 2), np.float32)], axis=1)
+        self.rows = e.feed.features   # the feed's rows, shared: observations are built from them, never copied whole
         self.close, self.sigma = np.asarray(e.feed.close), np.asarray(e.feed.sigma)
         self.cost_rate = e.commission + e.spread
         self.lam, self.mu = e.reward_fn.lambda_cost, e.reward_fn.mu_drawdown
@@ -338,7 +447,7 @@ class TradingVecEnv(VecEnv):
 
     def _obs(self, idx=slice(None)) -> np.ndarray:
         t, pos = self.t[idx], self.pos[idx]
-        obs = self.features[t]
+        obs = self.rows.take(t, extra=2)
         obs[:, -2] = pos
         obs[:, -1] = np.clip(np.where(pos != 0, pos * (self.close[t] / self.entry[idx] - 1) / self.sigma[t], 0.0), -OBS_CLIP, OBS_CLIP)
         return obs

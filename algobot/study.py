@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .bc import Demonstrations, demonstrations, label_actions, train_bc
 from .config import atomic_path, atomic_write_text
-from .env import DISCRETE_TARGETS, OBS_CLIP, HistoricalFeed, TradingEnv
+from .env import DISCRETE_TARGETS, HistoricalFeed, TradingEnv
 from .labeling import label_atr_barriers
 from .metrics import Backtest, backtest, periods_per_year
 from .rewards import DEFAULT_WEIGHTS
@@ -217,7 +217,7 @@ class _LeakyFold(FoldTask):
             f = copy.copy(self.base.feed)
             close, sigma = np.asarray(f.close), np.asarray(f.sigma)
             nxt = np.nan_to_num(np.r_[np.log(close[1:] / close[:-1]), 0.0] / sigma)
-            f.features = np.c_[f.features, np.clip(nxt, -OBS_CLIP, OBS_CLIP)].astype(np.float32)
+            f.features = f.features.with_columns(nxt)   # one more per-bar column, after the indicators
             self._leaky = f
         return self._leaky
 
@@ -231,7 +231,7 @@ def _canary(task, env, seed=0, *, models_dir, total_steps, n_envs, evaluations, 
     r = train(leaky, "ppo", total_steps, models_dir=models_dir, seed=seed, n_envs=n_envs, progress_bar=False,
               eval_freq=max(total_steps // evaluations, 1), name=_checkpoint("canary", task, seed),
               tensorboard_log=tensorboard_log)
-    inner, leak = _policy(load_model(r.best_path)[0] if r.best_path else r.model, env), leaky.feed.features[:, -1]
+    inner, leak = _policy(load_model(r.best_path)[0] if r.best_path else r.model, env), leaky.feed.features.columns[:, -1]
     return lambda obs: inner(np.r_[obs[:-2], leak[env.current_bar], obs[-2:]].astype(np.float32))
 
 def learned_contestants(models_dir: str | Path,            # checkpoints, named <kind>_<task>_fold<k>_seed<s> (+ sidecars)

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..env import DEFAULT_INDICATORS, INDICATORS, OBS_CLIP
+from ..env import DEFAULT_INDICATORS, INDICATORS
 
 # %% auto #0
 __all__ = ['IncrementalFeatures']
@@ -245,26 +245,25 @@ class IncrementalFeatures:
         "The latest ATR in price units (`INDICATORS['atr']` parameters; NaN while warming up)."
         return (self._gate_atr or self._parts["atr"]).value
 
-    def _raw(self, high: float, low: float, close: float) -> tuple[np.ndarray, float]:
-        "The next row in float64, before clipping, and sigma."
-        lc, sigma = math.log(close), math.nan
+    def update(self, high: float, low: float, close: float) -> tuple[float, np.ndarray, float]:
+        """The next bar's inputs of the feature rows — its volatility-scaled log return and its indicator values (k,),
+        float64, NaN where not yet defined — and its sigma. `FeatureRows.append` clips them and lays out the rows."""
+        lc, sigma, z = math.log(close), math.nan, math.nan
         if self._prev_log is not None:
             ret = lc - self._prev_log
             sigma = self._vol.update(ret)
             if sigma == sigma: sigma = max(sigma, 1e-8)
-            self._z.append(ret / sigma)
-        else: self._z.append(math.nan)
+            z = ret / sigma
+        self._z.append(z)
         self._prev_log = lc
-        row = np.full(self.window + len(self.indicators), np.nan)
-        if len(self._z) == self.window: row[:self.window] = self._z
-        for j, part in enumerate(self._parts.values()): row[self.window + j] = part.feature(high, low, close, sigma)
+        cols = np.array([part.feature(high, low, close, sigma) for part in self._parts.values()], dtype=float)
         if self._gate_atr: self._gate_atr.update(high, low, close)
-        return row, sigma
+        return z, cols, sigma
 
-    def update(self, high: float, low: float, close: float) -> tuple[np.ndarray, float]:
-        "The next bar's feature row (window + indicators,) float32 — NaN where not yet defined — and its sigma."
-        row, sigma = self._raw(high, low, close)
-        return np.clip(row, -OBS_CLIP, OBS_CLIP).astype(np.float32), sigma
+    @property
+    def recent_returns(self) -> np.ndarray:
+        "The latest `window` scaled returns (fewer while warming up): the `history` of a live feed's rows after a restart."
+        return np.array(self._z, dtype=float)
 
     def state_dict(self) -> dict:
         "Everything needed to continue after a restart (JSON-serialisable)."

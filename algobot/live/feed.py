@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import read_ohlcv, timeframe_minutes
-from ..env import DEFAULT_INDICATORS
+from ..env import DEFAULT_INDICATORS, FeatureRows
 from .features import IncrementalFeatures
 
 log = logging.getLogger(__name__)
@@ -119,14 +119,16 @@ class LiveFeed:
                  indicators: Sequence[str] = DEFAULT_INDICATORS,  # indicator names (as the model's task)
                  history: pd.DataFrame | None = None,             # OHLCV bars to warm up on
                  state: dict | None = None,                       # `state_dict()` of an earlier feed to continue
-                 capacity: int = 4096):                           # feature rows preallocated (doubles when full)
+                 capacity: int = 4096):                           # feature rows allocated (doubles when full)
         if state and state["timeframe"] != timeframe:
             raise ValueError(f"saved feed is {state['timeframe']}, not {timeframe}")
         self.timeframe, self.step = timeframe, timeframe_minutes(timeframe) * 60 * 1_000_000_000
         self._inc = (IncrementalFeatures.from_state(state["features"]) if state
                      else IncrementalFeatures(window, indicators))
         self.last_ts: int | None = state["last_ts"] if state else None
-        self.features = np.full((capacity, self._inc.window + len(self._inc.indicators)), np.nan, np.float32)
+        # the rows as in training (`FeatureRows`); a resumed feed's first windows reach into the saved returns
+        self.features = FeatureRows(np.empty(0), np.empty((0, len(self._inc.indicators))), self._inc.window,
+                                    history=self._inc.recent_returns if state else (), capacity=capacity)
         self.close: list[float] = []; self.sigma: list[float] = []
         self.timestamps: list[int] = []; self.bars: list[Bar] = []
         self.first_valid = 0 if state else None
@@ -153,15 +155,13 @@ class LiveFeed:
         if self.last_ts is not None and bar.ts <= self.last_ts:
             return AppendResult(False, "duplicate" if bar.ts in self._recent() else "out of order")
         gap = 0 if self.last_ts is None else max(0, (bar.ts - self.last_ts) // self.step - 1)
-        row, sigma = self._inc.update(bar.high, bar.low, bar.close)
+        ret, cols, sigma = self._inc.update(bar.high, bar.low, bar.close)
         with self._cond:
             n = len(self.close)
-            if n == len(self.features):
-                self.features = np.concatenate([self.features, np.full_like(self.features, np.nan)])
-            self.features[n] = row
+            self.features.append(ret, cols)
             self.close.append(bar.close); self.sigma.append(sigma)
             self.timestamps.append(bar.ts); self.bars.append(bar)
-            if self.first_valid is None and np.isfinite(row).all(): self.first_valid = n
+            if self.first_valid is None and np.isfinite(self.features[n]).all(): self.first_valid = n
             self.last_ts = bar.ts
             self._cond.notify_all()
         return AppendResult(True, "", int(gap))
