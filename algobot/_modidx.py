@@ -887,6 +887,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'algobot.tasks.Task.name': ('tasks.html#task.name', 'algobot/tasks.py'),
                                'algobot.tasks.Task.native_timeframe': ('tasks.html#task.native_timeframe', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask': ('tasks.html#tradingtask', 'algobot/tasks.py'),
+                               'algobot.tasks.TradingTask.__getstate__': ('tasks.html#tradingtask.__getstate__', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.__init__': ('tasks.html#tradingtask.__init__', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.__repr__': ('tasks.html#tradingtask.__repr__', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.action_targets': ('tasks.html#tradingtask.action_targets', 'algobot/tasks.py'),

@@ -414,10 +414,11 @@ def run_study(contestants: dict[str, Contestant],   # name -> contestant, e.g. `
               leaderboard: Leaderboard,              # results go here; rows already in it are skipped
               seeds: Sequence[int] = (0,),           # evaluation seeds
               n_folds: int = 4, val_frac: float = 0.1, test_frac: float = 0.1, embargo: int = 0,  # see `walk_forward_bounds`
-              workers: int = 1,                      # results computed at once, in separate processes (contestants must pickle)
+              workers: int = 1,                      # results computed at once, in spawned processes (a script needs `if __name__ == "__main__":`)
               progress: bool = False,                # a progress bar over the results to compute
              ) -> pd.DataFrame:
-    "Evaluate every contestant on every fold's test period of every task and seed; return the leaderboard's frame."
+    """Evaluate every contestant on every fold's test period of every task and seed; return the leaderboard's frame.
+    Each result is stored as soon as it is done, so a rerun continues where a killed one stopped."""
     if workers < 1: raise ValueError(f"workers must be >= 1, got {workers}")
     folds = {"n_folds": n_folds, "val_frac": val_frac, "test_frac": test_frac, "embargo": embargo}
     jobs = []
@@ -442,19 +443,23 @@ def run_study(contestants: dict[str, Contestant],   # name -> contestant, e.g. `
         for job, setup in jobs: store(_fit_and_test(*job), setup)
     else:   # each result is stored by this process as soon as it arrives; a failure stops the rest
         import cloudpickle, importlib
-        from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from multiprocessing import get_context
         run = importlib.import_module("algobot.study")._run_job   # the installed module's, also when run from this notebook
+        todo, running = iter(jobs), {}
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            pending = {pool.submit(run, cloudpickle.dumps((_fit_and_test, job))): setup for job, setup in jobs}
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            def submit():   # a few jobs in flight at a time: tasks pickle without their bars, workers load their own
+                if (item := next(todo, None)) is not None:
+                    running[pool.submit(run, cloudpickle.dumps((_fit_and_test, item[0])))] = item[1]
+            for _ in range(2 * workers): submit()
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for f in done:
-                    setup = pending.pop(f)
+                    setup = running.pop(f)
                     if f.exception() is not None:
-                        for p in pending: p.cancel()
+                        for p in running: p.cancel()
                         raise f.exception()
-                    store(f.result(), setup)
+                    store(f.result(), setup); submit()
     bar.close()
     return leaderboard.frame()
 

@@ -192,6 +192,10 @@ class TradingTask:
         "Drop the bars and features from memory (they reload on next use)."
         self._df = self._feed = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        "Pickled as its recipe, without bars or features: a worker process that unpickles it loads its own."
+        return {**vars(self), "_df": None, "_feed": None}
+
     @property
     def periods(self) -> dict[str, tuple[int, int]]:
         "Row ranges [start, stop) of the train / val / test periods."
