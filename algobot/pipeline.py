@@ -4,18 +4,22 @@
 
 # %% ../nbs/99_pipeline.ipynb #db37885d
 from __future__ import annotations
-import argparse, datetime as dt, html, json, logging, os, sys, time
+import argparse, dataclasses, datetime as dt, html, json, logging, os, subprocess, sys, tempfile, time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import SettingsError, atomic_path, atomic_write_text, find_project_root, load_settings
+from .config import SettingsError, atomic_path, atomic_write_text, find_project_root, load_settings, provenance
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'NOT_IN_PIPELINE', 'PIPELINE_NOTEBOOKS', 'pipeline_notebooks', 'PipelineError', 'NotebookRun',
-           'notebook_parameters', 'to_html', 'kernel_config', 'run_notebook', 'write_index', 'run_pipeline', 'main']
+__all__ = ['log', 'NOT_IN_PIPELINE', 'PIPELINE_NOTEBOOKS', 'FIRST', 'NEEDS', 'TYPICAL_SECONDS', 'pipeline_notebooks',
+           'PipelineError', 'NotebookRun', 'notebook_needs', 'start_order', 'previous_seconds', 'notebook_parameters',
+           'to_html', 'provenance_markdown', 'add_provenance_cell', 'kernel_config', 'run_notebook', 'write_index',
+           'run_pipeline', 'run_data_files', 'run_in_process', 'main']
 
 # %% ../nbs/99_pipeline.ipynb #6d6a5a8b
 NOT_IN_PIPELINE = ("00_config", "99_pipeline")
@@ -45,6 +49,50 @@ class NotebookRun:
     html: Path | None = None
     ipynb: Path | None = None
 
+# %% ../nbs/99_pipeline.ipynb #8cf8dd7d
+FIRST = "01_data"  # validates the data folder: every other notebook of a run waits for it
+
+NEEDS: dict[str, tuple[str, ...]] = {  # notebook -> the notebooks whose outputs it reads (with upstream=True)
+    "10_preferences": ("09_bc",),                          # models/bc_policy.zip: clips from the BC policy
+    "11_reward_model": ("10_preferences",),                # processed_data/preferences_heuristic.jsonl
+    "12_rlhf": ("08_maml", "09_bc", "11_reward_model"),    # models/maml_reward_weights.json, bc_policy.zip, reward_model.pt
+    "17_live_trader": ("09_bc",),                          # models/bc_policy.zip: the policy it trades
+    "18_study": ("06a_tune",),                             # models/tune.db: its trials count towards the DSR
+}
+
+# rough quick-run seconds of the slow notebooks (the others take 3-12 s); only used to choose which ready notebook
+# starts first when the previous run's pipeline.json has no times
+TYPICAL_SECONDS: dict[str, float] = {"06_train": 40.0, "07b_rl2_rllib": 35.0, "08a_meta_sanity": 30.0, "18_study": 150.0}
+
+def notebook_needs(name: str,                                          # a notebook of the run
+                   names: Sequence[str],                               # the notebooks of the run
+                   needs: dict[str, tuple[str, ...]] | None = None,    # None: NEEDS
+                  ) -> tuple[str, ...]:
+    "The notebooks of `names` that `name` waits for: its `needs` and `FIRST`, where they are part of the run."
+    wanted = (NEEDS if needs is None else needs).get(name, ()) + ((FIRST,) if name != FIRST else ())
+    return tuple(n for n in dict.fromkeys(wanted) if n in names and n != name)
+
+def start_order(names: Sequence[str],                               # the notebooks of the run, in pipeline order
+                workers: int = 2,
+                needs: dict[str, tuple[str, ...]] | None = None,    # None: NEEDS
+                seconds: dict[str, float] | None = None,            # expected run times; None: TYPICAL_SECONDS
+               ) -> list[str]:
+    "Preference among ready notebooks: pipeline order with one worker, else the longest chain of expected seconds first."
+    names = list(names)
+    if workers == 1: return names
+    secs = TYPICAL_SECONDS if seconds is None else seconds
+    waiting = {n: [m for m in names if n in notebook_needs(m, names, needs)] for n in names}
+    @cache
+    def chain(n: str) -> float: return secs.get(n, 10.0) + max((chain(m) for m in waiting[n]), default=0.0)
+    return sorted(names, key=lambda n: (-chain(n), names.index(n)))
+
+def previous_seconds(reports_dir: Path, quick: bool) -> dict[str, float]:
+    "Run times of the notebooks that finished ok in the previous run written to `reports_dir` with the same `quick`."
+    try: record = json.loads((Path(reports_dir) / "pipeline.json").read_text())
+    except (OSError, ValueError): return {}
+    if record.get("parameters", {}).get("quick") != quick: return {}
+    return {n["name"]: n["seconds"] for n in record.get("notebooks", []) if n.get("status") == "ok"}
+
 # %% ../nbs/99_pipeline.ipynb #291bf2ba
 def notebook_parameters(path: str | Path) -> dict[str, Any]:
     "The parameters declared in a notebook's `parameters` cell, with their defaults as written."
@@ -57,6 +105,28 @@ def to_html(ipynb: Path, html_path: Path) -> Path:
     body, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.read(ipynb, as_version=4))
     return atomic_write_text(html_path, body)
 
+def provenance_markdown(prov: dict[str, Any]) -> str:
+    "A compact markdown summary of a `config.provenance` record, the first cell of every report."
+    commit = f"`{prov['git_commit']}`" if prov.get("git_commit") else "unknown (not a git checkout)"
+    tree = {True: "uncommitted changes", False: "no uncommitted changes", None: "tree state unknown"}[prov.get("git_dirty")]
+    packages = ", ".join(f"{k} {v}" for k, v in prov.get("packages", {}).items() if v)
+    params = ", ".join(f"`{k}={json.dumps(v, default=str)}`" for k, v in prov.get("parameters", {}).items()) or "none"
+    files = prov.get("data_files", {})
+    hashes = ", ".join(f"`{n}` {h[:16]}" for n, h in files.items()) or "none"
+    settings = "\n".join(f"{k} = {v}" for k, v in prov.get("settings", {}).items())
+    full = "\n".join(f"{h}  {n}" for n, h in files.items())
+    return (f"**Provenance**\n\n- commit {commit} ({tree})\n- Python {prov.get('python')} on {prov.get('platform')}; "
+            f"{packages}\n- parameters {params}\n- data files (SHA-256, first 16 hex digits): {hashes}\n\n"
+            f"<details><summary>settings and full SHA-256</summary>\n<pre>{html.escape(settings)}\n\n{html.escape(full)}</pre>\n"
+            "</details>")
+
+def add_provenance_cell(ipynb: Path, prov: dict[str, Any]) -> None:
+    "Put a provenance markdown cell (tagged `provenance`) in front of every cell of the notebook file `ipynb`."
+    import nbformat
+    nb = nbformat.read(ipynb, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(provenance_markdown(prov), metadata={"tags": ["provenance"]}))
+    nbformat.write(nb, ipynb)
+
 def kernel_config():
     "Traitlets config for the kernels papermill starts: CurveZMQ transport encryption where pyzmq and jupyter_client support it."
     import zmq
@@ -67,8 +137,10 @@ def kernel_config():
     return Config()
 
 def run_notebook(path: Path, reports_dir: Path, params: dict[str, Any], kernel: str = "python3",
-                 progress: bool = True) -> NotebookRun:
-    "Execute one notebook into `reports_dir` (`.ipynb` and `.html`); never raises for a failing cell."
+                 progress: bool = True,
+                 prov: dict[str, Any] | None = None,  # the run's `config.provenance` record; None: no provenance cell
+                ) -> NotebookRun:
+    "Execute one notebook into `reports_dir` (`.ipynb` and `.html`, provenance cell first); never raises for a failing cell."
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     declared = notebook_parameters(path)
@@ -84,6 +156,7 @@ def run_notebook(path: Path, reports_dir: Path, params: dict[str, Any], kernel: 
             run.status, run.error = "failed", f"{e.ename}: {e.evalue}"
         except Exception as e:  # kernel died, notebook unreadable, ...
             run.status, run.error = "failed", f"{type(e).__name__}: {e}"
+        if prov is not None and tmp.stat().st_size: add_provenance_cell(tmp, {**prov, "parameters": run.parameters})
     run.seconds = time.perf_counter() - t0
     run.ipynb = out if out.exists() and out.stat().st_size else None
     if run.ipynb: run.html = to_html(out, reports_dir / f"{path.stem}.html")
@@ -125,9 +198,12 @@ def run_pipeline(notebooks: Sequence[str] | None = None,   # notebook names (def
                  params: dict[str, Any] | None = None,     # further parameters, passed to notebooks that declare them
                  nbs_dir: str | Path | None = None,        # None = <project>/nbs
                  kernel: str = "python3",
-                 progress: bool = True,
+                 progress: bool = True,                    # per-cell progress bars (with one worker only: they would interleave)
+                 workers: int = 2,                         # notebooks run at once; 1 = one after another, in pipeline order
+                 needs: dict[str, tuple[str, ...]] | None = None,  # which notebook waits for which; None = NEEDS
                 ) -> list[NotebookRun]:
-    "Run the notebooks in order with papermill and write their reports; raise `PipelineError` at the first failure."
+    "Run the notebooks with papermill, `workers` at a time as `needs` allows, and write their reports; raise `PipelineError` if one fails."
+    if workers < 1: raise ValueError(f"workers must be >= 1, got {workers}")
     cfg = load_settings(seed=seed)
     nbs = Path(nbs_dir) if nbs_dir else find_project_root() / "nbs"
     reports = Path(reports_dir) if reports_dir else cfg.reports_dir
@@ -139,27 +215,75 @@ def run_pipeline(notebooks: Sequence[str] | None = None,   # notebook names (def
     # upstream=True: notebooks chain through models/ and processed_data/ (run alone, each builds its own inputs)
     run_params = {"quick": quick, "seed": cfg.seed, "data_dir": str(data_dir) if data_dir else None, "tasks": tasks,
                   "upstream": True, **(params or {})}
+    prov = provenance(cfg, run_params, run_data_files(Path(data_dir) if data_dir else cfg.historical_data_dir))
+    stems = [p.stem for p in paths]
+    order = start_order(stems, workers, needs, {**TYPICAL_SECONDS, **previous_seconds(reports, quick)})
     started = dt.datetime.now(dt.timezone.utc)
     runs = [NotebookRun(p.stem) for p in paths]
     # kernels inherit the environment: make sure plots land in the reports even where MPLBACKEND=Agg is set
     old_backend = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    try: _run_all(paths, runs, reports, started, run_params, kernel, progress)
+    try:
+        _run_all(paths, runs, reports, started, run_params, kernel, progress and workers == 1, workers,
+                 {s: notebook_needs(s, stems, needs) for s in stems}, order, prov)
     finally:
         if old_backend is None: os.environ.pop("MPLBACKEND", None)
         else: os.environ["MPLBACKEND"] = old_backend
     return runs
 
-def _run_all(paths, runs, reports, started, run_params, kernel, progress):
+def run_data_files(data_dir: Path) -> list[Path]:
+    "The data files a run may read (every `*.csv` and `*.parquet` of `data_dir`), hashed once for the provenance cells."
+    from algobot.data import DATA_SUFFIXES
+    return sorted(p for s in DATA_SUFFIXES for p in Path(data_dir).glob(f"*{s}") if p.is_file())
+
+def run_in_process(path: Path, reports_dir: Path, params: dict[str, Any], kernel: str = "python3",
+                   progress: bool = True, prov: dict[str, Any] | None = None) -> NotebookRun:
+    "`run_notebook` in a fresh Python process (a pipeline worker); parameters travel as JSON."
+    import algobot
+    with tempfile.TemporaryDirectory(prefix="algobot-pipeline-") as tmp:
+        result = Path(tmp) / "run.json"
+        job = {"path": str(path), "reports_dir": str(reports_dir), "params": params, "kernel": kernel,
+               "progress": progress, "prov": prov, "result": str(result)}
+        root = str(Path(algobot.__file__).resolve().parents[1])  # the child imports this very algobot
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        code = "from algobot.pipeline import _worker; _worker()"
+        proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(job, default=str), text=True, env=env)
+        if proc.returncode or not result.exists():
+            return NotebookRun(path.stem, status="failed", error=f"worker process exited with code {proc.returncode}")
+        record = json.loads(result.read_text())
+    return NotebookRun(**{**record, **{k: Path(record[k]) if record[k] else None for k in ("html", "ipynb")}})
+
+def _worker() -> None:
+    "A worker process: run the notebook of the JSON job on stdin and write its `NotebookRun` as JSON."
+    job = json.load(sys.stdin)
+    run = run_notebook(Path(job["path"]), Path(job["reports_dir"]), job["params"], job["kernel"], job["progress"], job["prov"])
+    atomic_write_text(job["result"], json.dumps(dataclasses.asdict(run), default=str))
+
+def _run_all(paths, runs, reports, started, run_params, kernel, progress, workers, waits_for, order, prov):
+    "Start ready notebooks in `order` while workers are free; after a failure start nothing new, let the others finish."
+    index = {p.stem: i for i, p in enumerate(paths)}
+    pending, running, failed = list(order), {}, []
     write_index(runs, reports, started, run_params)
-    for i, path in enumerate(paths):
-        log.info("running %s", path.name)
-        print(f"[{i + 1}/{len(paths)}] {path.stem} ...", flush=True)
-        runs[i] = run_notebook(path, reports, run_params, kernel=kernel, progress=progress)
-        write_index(runs, reports, started, run_params)
-        print(f"[{i + 1}/{len(paths)}] {path.stem}: {runs[i].status} in {runs[i].seconds:.1f} s", flush=True)
-        if runs[i].status == "failed":
-            raise PipelineError(f"notebook {path.name} failed: {runs[i].error} (report: {runs[i].html or 'none'})")
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # each thread waits on one worker process
+        while running or (pending and not failed):
+            ready = [s for s in pending if all(runs[index[n]].status == "ok" for n in waits_for[s])]
+            for s in ready[:0 if failed else workers - len(running)]:
+                i = index[s]
+                pending.remove(s)
+                log.info("running %s", paths[i].name)
+                print(f"[{i + 1}/{len(paths)}] {s} ...", flush=True)
+                running[pool.submit(run_in_process, paths[i], reports, run_params, kernel, progress, prov)] = i
+            if not running: raise PipelineError(f"notebooks waiting for each other: {pending}")  # a cycle in the needs
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = running.pop(fut)
+                runs[i] = fut.result()
+                write_index(runs, reports, started, run_params)
+                print(f"[{i + 1}/{len(paths)}] {paths[i].stem}: {runs[i].status} in {runs[i].seconds:.1f} s", flush=True)
+                if runs[i].status == "failed": failed.append(i)
+    if failed:
+        raise PipelineError("; ".join(f"notebook {paths[i].name} failed: {runs[i].error} (report: {runs[i].html or 'none'})"
+                                      for i in failed))
 
 # %% ../nbs/99_pipeline.ipynb #0164a69b
 def _parse_value(text: str) -> Any:
@@ -177,8 +301,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--reports-dir", help="where reports go (default: REPORTS_DIR)")
     ap.add_argument("--only", help="comma-separated notebook names to run, in the given order")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="extra notebook parameter")
-    ap.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
+    ap.add_argument("--workers", type=int, default=2, metavar="N",
+                    help="notebooks run at once where they do not depend on each other (default: %(default)s; 1: one at a time)")
+    ap.add_argument("--no-progress", action="store_true", help="no per-cell progress bars (shown with --workers 1 only)")
     a = ap.parse_args(argv)
+    if a.workers < 1: ap.error(f"--workers must be >= 1, got {a.workers}")
     params = {}
     for kv in a.param:
         if "=" not in kv: ap.error(f"-p expects KEY=VALUE, got {kv!r}")
@@ -188,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # nbconvert's "alternative text is missing" notes
     try:
         runs = run_pipeline(a.only.split(",") if a.only else None, quick=not a.full, seed=a.seed, data_dir=a.data_dir,
-                            tasks=a.tasks, reports_dir=a.reports_dir, params=params, progress=not a.no_progress)
+                            tasks=a.tasks, reports_dir=a.reports_dir, params=params, progress=not a.no_progress,
+                            workers=a.workers)
     except (PipelineError, FileNotFoundError) as e:
         print(f"algobot-pipeline: {e}", file=sys.stderr)
         return 1

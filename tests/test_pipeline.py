@@ -55,10 +55,11 @@ def test_pipeline_stops_on_bad_data_and_writes_nothing(scratch_settings, tmp_pat
     reports = tmp_path / "reports"
     r = run_cli("--only", "02_labeling,01_data", "--data-dir", str(data), "--reports-dir", str(reports), env=dict(os.environ))
     assert r.returncode == 1
-    assert "02_labeling.ipynb failed" in r.stderr and "GOOGL_1d.csv line 11" in r.stderr, r.stderr[-2000:]
+    # 02_labeling is listed first but waits for 01_data (pipeline.FIRST), which rejects the folder and stops the run
+    assert "01_data.ipynb failed" in r.stderr and "GOOGL_1d.csv line 11" in r.stderr, r.stderr[-2000:]
     record = json.loads((reports / "pipeline.json").read_text())
-    assert [n["status"] for n in record["notebooks"]] == ["failed", "not run"]
-    assert (reports / "02_labeling.html").exists()
+    assert [n["status"] for n in record["notebooks"]] == ["not run", "failed"]
+    assert (reports / "01_data.html").exists() and not (reports / "02_labeling.html").exists()
     processed = scratch_settings / "processed_data"
     assert not processed.exists() or not any(processed.iterdir()), "nothing may be written from bad input"
 
