@@ -592,8 +592,8 @@ def plot_ci(summary: pd.DataFrame, ax=None):
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-study`: this notebook, headless, into an HTML report and the leaderboard files."
     import argparse, sys
-    from algobot.config import find_project_root, load_settings
-    from algobot.pipeline import _parse_value, run_notebook
+    from algobot.config import find_project_root, load_settings, provenance
+    from algobot.pipeline import _parse_value, run_data_files, run_notebook
     ap = argparse.ArgumentParser(prog="algobot-study", description="Walk-forward study of every contestant (18_study).")
     ap.add_argument("--full", action="store_true", help="every task × 4 folds × 3 seeds at real budgets (resumable)")
     ap.add_argument("--reports-dir", help="default: REPORTS_DIR/full with --full, else REPORTS_DIR/study")
@@ -613,7 +613,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     reports.mkdir(parents=True, exist_ok=True)
     params["reports_dir"] = str(reports.resolve())
     print(f"algobot-study: {'full' if a.full else 'quick'} run into {reports} (a rerun continues where this one stops)", flush=True)
-    run = run_notebook(find_project_root() / "nbs" / "18_study.ipynb", reports, params)
+    prov = provenance(cfg, params, run_data_files(Path(a.data_dir) if a.data_dir else cfg.historical_data_dir))
+    run = run_notebook(find_project_root() / "nbs" / "18_study.ipynb", reports, params, prov=prov)
     if run.status != "ok":
         print(f"algobot-study: failed after {run.seconds:.0f} s: {run.error} (report: {run.html or 'none'})", file=sys.stderr)
         return 1
