@@ -68,8 +68,25 @@ class Backtest:
     steps: pd.DataFrame          # timestamp, price, action, position, pnl, cost, equity, drawdown, reward
     metrics: dict[str, float]
 
+def _greedy_discrete(model) -> Callable | None:
+    """The deterministic `obs -> action` of a feed-forward SB3 actor-critic with discrete actions, computed as `predict`
+    computes it (the most probable action) without its per-call overhead; None for any other model."""
+    from gymnasium import spaces
+    from stable_baselines3.common.policies import ActorCriticPolicy
+    net = getattr(model, "policy", None)
+    if (not isinstance(net, ActorCriticPolicy) or hasattr(net, "lstm_actor") or not isinstance(net.action_space, spaces.Discrete)
+            or not isinstance(net.observation_space, spaces.Box)): return None
+    import torch
+    def act(obs):
+        with torch.no_grad():
+            x = net.pi_features_extractor(torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1))
+            logits = net.action_net(net.mlp_extractor.forward_actor(x))
+            return int(torch.softmax(logits - logits.logsumexp(-1, keepdim=True), -1).argmax())
+    return act
+
 def as_policy(policy, deterministic: bool = True) -> Callable:
     "`obs -> action` from a callable, an SB3 model (recurrent state carried along) or a fixed array of actions."
+    if deterministic and (fast := _greedy_discrete(policy)) is not None: return fast
     if hasattr(policy, "predict"):
         state = {"s": None, "start": np.ones((1,), bool)}
         def act(obs):

@@ -59,6 +59,11 @@ CONFIGS: dict[str, tuple[int, dict, int]] = {
     "e32_b256_lr6":   (32, {"n_steps": 32, "batch_size": 256, "learning_rate": 6e-4}, 1),
     "e32_b512_lr1e3": (32, {"n_steps": 32, "batch_size": 512, "learning_rate": 1e-3}, 1),
     "e64_b512_lr1e3": (64, {"n_steps": 16, "batch_size": 512, "learning_rate": 1e-3}, 1),
+    # the default's update schedule (512-step rollouts, 2 minibatches of 256, 4 epochs, lr 1e-3) from 32 envs × 16 steps:
+    # half the policy calls per rollout, the same gradient work
+    "e32_n16_b256_lr1e3": (32, {"n_steps": 16, "batch_size": 256, "learning_rate": 1e-3}, 1),
+    "e32_n16_b256_lr1e3_fused": (32, {"n_steps": 16, "batch_size": 256, "learning_rate": 1e-3, "fused": True}, 1),
+    "e64_n8_b256_lr1e3": (64, {"n_steps": 8, "batch_size": 256, "learning_rate": 1e-3}, 1),
 }
 
 
