@@ -174,17 +174,31 @@ def _rl2(task, env, seed=0, *, tasks, models_dir, total_steps, n_envs, max_episo
     train_rl2_chunked(others, models_dir, len(others), total_steps, seed, run, max_episode_steps=max_episode_steps,
                       n_envs=n_envs, progress_bar=False, tensorboard_log=tensorboard_log)
     model = load_chunk(final_chunk(models_dir, run))
+    return _trial_policy(model, model.action_space, env)
+
+def _trial_policy(model, action_space, env: TradingEnv) -> Callable:
+    "An RL² policy (`predict` with an LSTM state) run through `env` as one long trial: state, action and reward carried on."
     last = {"action": None, "reward": 0.0, "state": None, "start": True}
     step = env.step
     def recording_step(action):   # the policy sees the reward the env paid, as in training
         out = step(action); last["reward"] = out[1]; return out
     env.step = recording_step
     def act(obs):
-        x = rl2_observation(obs, last["action"], last["reward"], last["start"], model.action_space)
+        x = rl2_observation(obs, last["action"], last["reward"], last["start"], action_space)
         a, last["state"] = model.predict(x, state=last["state"], episode_start=np.array([last["start"]]), deterministic=True)
         last["action"], last["start"] = a, False
         return _action(env, DISCRETE_TARGETS[int(a)])
     return act
+
+def _rl2_rllib(task, env, seed=0, *, tasks, models_dir, total_steps, max_episode_steps, n_envs):
+    "RL² trained with RLlib PPO (`algobot.rl2_rllib`, Ray on this machine) on the same data as `_rl2`; run the same way."
+    from algobot.rl2_rllib import load_rllib_policy, train_rl2_rllib_chunked
+    others = _others(task, tasks, 2 * max_episode_steps, "RL² (RLlib)")
+    run = _checkpoint("rl2_rllib", task, seed)
+    train_rl2_rllib_chunked(others, models_dir, len(others), total_steps, seed, run, max_episode_steps=max_episode_steps,
+                            num_env_runners=0, num_envs_per_env_runner=n_envs)
+    policy = load_rllib_policy(final_chunk(models_dir, run))
+    return _trial_policy(policy, policy.module.action_space, env)
 
 def _maml(task, env, seed=0, *, tasks, models_dir, iterations, adapt_steps, episodes, episode_len, inner_lr):
     """MAML meta-trained on the other tasks' bars before this fold's embargo, then adapted with `adapt_steps`
@@ -251,6 +265,7 @@ def learned_contestants(models_dir: str | Path,            # checkpoints, named 
                         rlhf_steps: int | None = 1_024,     # RLHF fine-tuning steps (after BC, preferences, reward model); None: no RLHF
                         rlhf_pairs: int = 64,               # preference pairs labelled per fold (heuristic labeller)
                         weights: Sequence[float] = DEFAULT_WEIGHTS,  # RLHF's combined-reward weights w1..w5
+                        rllib_steps: int | None = None,     # steps of the RLlib-trained RL² (Ray on this machine); None: none
                         canary_steps: int | None = 4_096,   # steps of the leaky PPO canary; None: no canary
                         tensorboard_log: str | Path | None = None,  # TensorBoard folder of every training; None: off
                        ) -> dict[str, Contestant]:
@@ -267,6 +282,9 @@ def learned_contestants(models_dir: str | Path,            # checkpoints, named 
                                 weights=tuple(weights), **kw)
     if len(tasks) > 1:   # the meta-learners train on the other tasks
         found["rl2"] = partial(_rl2, tasks=list(tasks), total_steps=rl2_steps, max_episode_steps=rl2_episode_steps, **kw)
+        if rllib_steps is not None:
+            found["rl2_rllib"] = partial(_rl2_rllib, tasks=list(tasks), models_dir=Path(models_dir), total_steps=rllib_steps,
+                                         max_episode_steps=rl2_episode_steps, n_envs=n_envs)
         if maml_iterations is not None:
             found["maml"] = partial(_maml, tasks=list(tasks), models_dir=Path(models_dir), iterations=maml_iterations,
                                     adapt_steps=maml_adapt_steps, episodes=8, episode_len=rl2_episode_steps, inner_lr=0.05)
