@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_study.ipynb #3089caf9
 from __future__ import annotations
-import copy, math, re
+import copy, io, math, re
 from functools import partial
 from pathlib import Path
 from statistics import NormalDist
@@ -398,7 +398,8 @@ class Leaderboard:
         if key in self._keys: raise ValueError(f"{key} is already in {self.path}")
         if returns is not None:
             atomic_write_text(self._returns_path(key), returns.rename("return").rename_axis("timestamp").to_csv())
-        self._rows.append(dict(row)); self._keys.add(key)
+        row = pd.read_csv(io.StringIO(pd.DataFrame([row]).to_csv(index=False))).iloc[0].to_dict()  # as a rerun reads it back
+        self._rows.append(row); self._keys.add(key)
         atomic_write_text(self.path, self.frame().to_csv(index=False))
 
     def frame(self) -> pd.DataFrame:
@@ -558,8 +559,9 @@ def verdict(summary: pd.DataFrame, benchmark: str = "buy_and_hold", level: float
                f"{', '.join(deflated) if len(deflated) else 'none'}.")
     best = ctx.mean_rank.idxmin()
     out.append(f"Best mean rank over tasks: {best} ({ctx.mean_rank[best]:.1f} of {len(ctx)}).")
-    for c in s.index[s.apart]:
-        out.append(f"Apart, as a ceiling: {c} (perfect foresight) reaches a Sharpe of {s.sharpe[c]:.2f}.")
+    if s.apart.any():
+        out.append("Apart, as ceilings (they see the future, so they are not contestants): "
+                   + ", ".join(f"{c} with a Sharpe of {s.sharpe[c]:.2f}" for c in s.index[s.apart]) + ".")
     return " ".join(out)
 
 # %% ../nbs/18_study.ipynb #0d4a000f
