@@ -603,6 +603,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'algobot.pipeline.main': ('pipeline.html#main', 'algobot/pipeline.py'),
                                   'algobot.pipeline.notebook_needs': ('pipeline.html#notebook_needs', 'algobot/pipeline.py'),
                                   'algobot.pipeline.notebook_parameters': ('pipeline.html#notebook_parameters', 'algobot/pipeline.py'),
+                                  'algobot.pipeline.parse_params': ('pipeline.html#parse_params', 'algobot/pipeline.py'),
                                   'algobot.pipeline.pipeline_notebooks': ('pipeline.html#pipeline_notebooks', 'algobot/pipeline.py'),
                                   'algobot.pipeline.previous_seconds': ('pipeline.html#previous_seconds', 'algobot/pipeline.py'),
                                   'algobot.pipeline.provenance_markdown': ('pipeline.html#provenance_markdown', 'algobot/pipeline.py'),

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'NOT_IN_PIPELINE', 'PIPELINE_NOTEBOOKS', 'FIRST', 'NEEDS', 'TYPICAL_SECONDS', 'pipeline_notebooks',
            'PipelineError', 'NotebookRun', 'notebook_needs', 'start_order', 'previous_seconds', 'notebook_parameters',
            'to_html', 'provenance_markdown', 'add_provenance_cell', 'kernel_config', 'run_notebook', 'write_index',
-           'run_pipeline', 'run_data_files', 'run_in_process', 'main']
+           'run_pipeline', 'run_data_files', 'run_in_process', 'parse_params', 'main']
 
 # %% ../nbs/99_pipeline.ipynb #6d6a5a8b
 NOT_IN_PIPELINE = ("00_config", "99_pipeline")
@@ -291,6 +291,14 @@ def _parse_value(text: str) -> Any:
     try: return json.loads(text)
     except json.JSONDecodeError: return text
 
+def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+    "`-p KEY=VALUE` options as notebook parameters (values as `_parse_value` reads them); ValueError for a pair without `=`."
+    params = {}
+    for kv in pairs:
+        if "=" not in kv: raise ValueError(f"-p expects KEY=VALUE, got {kv!r}")
+        k, v = kv.split("=", 1); params[k.strip()] = _parse_value(v)
+    return params
+
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-pipeline`."
     ap = argparse.ArgumentParser(prog="algobot-pipeline", description="Run AlgoBot's notebooks headless and write HTML reports.")
@@ -306,10 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true", help="no per-cell progress bars (shown with --workers 1 only)")
     a = ap.parse_args(argv)
     if a.workers < 1: ap.error(f"--workers must be >= 1, got {a.workers}")
-    params = {}
-    for kv in a.param:
-        if "=" not in kv: ap.error(f"-p expects KEY=VALUE, got {kv!r}")
-        k, v = kv.split("=", 1); params[k.strip()] = _parse_value(v)
+    try: params = parse_params(a.param)
+    except ValueError as e: ap.error(str(e))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("papermill").setLevel(logging.WARNING)
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # nbconvert's "alternative text is missing" notes

@@ -613,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-study`: this notebook, headless, into an HTML report and the leaderboard files."
     import argparse, sys
     from algobot.config import find_project_root, load_settings, provenance
-    from algobot.pipeline import _parse_value, run_data_files, run_notebook
+    from algobot.pipeline import parse_params, run_data_files, run_notebook
     ap = argparse.ArgumentParser(prog="algobot-study", description="Walk-forward study of every contestant (18_study).")
     ap.add_argument("--full", action="store_true", help="every task × 4 folds × 3 seeds at real budgets (resumable)")
     ap.add_argument("--reports-dir", help="default: REPORTS_DIR/full with --full, else REPORTS_DIR/study")
@@ -624,10 +624,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="another notebook parameter")
     a = ap.parse_args(argv)
     if a.workers is not None and a.workers < 1: ap.error("--workers must be >= 1")
-    params = {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "seeds": a.seeds}
-    for kv in a.param:
-        if "=" not in kv: ap.error(f"-p expects KEY=VALUE, got {kv!r}")
-        k, v = kv.split("=", 1); params[k.strip()] = _parse_value(v)
+    try: extra = parse_params(a.param)
+    except ValueError as e: ap.error(str(e))
+    params = {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "seeds": a.seeds, **extra}
     cfg = load_settings()
     reports = Path(a.reports_dir) if a.reports_dir else cfg.reports_dir / ("full" if a.full else "study")
     reports.mkdir(parents=True, exist_ok=True)
