@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .env import DISCRETE_TARGETS, TradingEnv
 from .labeling import Label, label_atr_barriers
 from .tasks import TradingTask
-from .train import default_algo_kwargs
+from .train import FastMlpPolicy, default_algo_kwargs
 
 # %% auto #0
 __all__ = ['ACTION_NAMES', 'ACTION_OF_LABEL', 'label_actions', 'task_labels', 'Demonstrations', 'demonstrations', 'concat_demos',
@@ -100,7 +100,7 @@ def confusion_matrix(true: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
 def train_bc(train: Demonstrations, heldout: Demonstrations, env: TradingEnv, epochs: int = 20, batch_size: int = 256,
              lr: float = 1e-3, seed: int = 0, progress: bool = True) -> BCResult:
     "Fit a fresh SB3 PPO policy's actor to the demonstrations (class-weighted cross-entropy)."
-    model = PPO("MlpPolicy", env, seed=seed, device="cpu", **default_algo_kwargs("ppo", 10_000))
+    model = PPO(FastMlpPolicy, env, seed=seed, device="cpu", **default_algo_kwargs("ppo", 10_000))
     policy = model.policy
     counts = np.bincount(train.actions, minlength=3).astype(float)
     weights = torch.tensor(counts.sum() / (3 * np.maximum(counts, 1)), dtype=torch.float32)

@@ -16,20 +16,22 @@ import psutil
 import torch
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm.auto import tqdm
 
 from .config import atomic_path, atomic_write_text, load_settings, sha256_checksum
 from .env import TradingEnv
-from .train import fast_torch
+from .train import FastCategoricalHead, fast_torch
 from .tasks import TradingTask, discover_tasks, filter_tasks
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'RL2_DEFAULTS', 'TrialEnv', 'rl2_observation', 'RL2Wrapper', 'make_trial_vec_env', 'CheckpointError',
-           'ChunkMismatch', 'rss_mb', 'PeakRSS', 'free_memory', 'chunk_path', 'verify_chunk', 'load_chunk',
-           'ChunkRecord', 'plan_chunks', 'write_sidecar', 'train_rl2_chunked', 'final_chunk', 'evaluate_rl2', 'main']
+__all__ = ['log', 'RL2_DEFAULTS', 'TrialEnv', 'rl2_observation', 'RL2Wrapper', 'make_trial_vec_env', 'FastMlpLstmPolicy',
+           'CheckpointError', 'ChunkMismatch', 'rss_mb', 'PeakRSS', 'free_memory', 'chunk_path', 'verify_chunk',
+           'load_chunk', 'ChunkRecord', 'plan_chunks', 'write_sidecar', 'train_rl2_chunked', 'final_chunk',
+           'evaluate_rl2', 'main']
 
 # %% ../nbs/07_rl2.ipynb #a8d2260c
 class TrialEnv(gym.Env):
@@ -116,6 +118,9 @@ def make_trial_vec_env(tasks: Sequence[TradingTask],  # the tasks trials sample 
     venv = DummyVecEnv([make] * n_envs)
     venv.seed(seed)
     return venv
+
+class FastMlpLstmPolicy(FastCategoricalHead, RecurrentActorCriticPolicy):
+    "sb3-contrib's `MlpLstmPolicy` with `train.FastCategorical` as its discrete head (bit-identical training, faster)."
 
 # n_steps per env: a rollout of 32 x 16 envs = 512 steps
 RL2_DEFAULTS = dict(n_steps=32, batch_size=256, n_epochs=4, learning_rate=3e-4, ent_coef=0.01, gamma=0.99,
@@ -259,11 +264,11 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
         t0 = time.perf_counter()
         with PeakRSS() as peak:
             venv = make_trial_vec_env(chunk, episodes_per_trial, n_envs, seed + n, max_episode_steps)
-            if n == 0: model = RecurrentPPO("MlpLstmPolicy", venv, seed=seed, device="cpu", verbose=0,
-                                            **{**RL2_DEFAULTS, **(algo_kwargs or {})})
-            else: model = load_chunk(chunk_path(folder, run_name, n - 1), env=venv)
-            model.tensorboard_log = str(tensorboard_log) if tensorboard_log else None
-            with fast_torch(torch_threads):
+            with fast_torch(torch_threads):   # built inside too: initial weights independent of the caller's threads
+                if n == 0: model = RecurrentPPO(FastMlpLstmPolicy, venv, seed=seed, device="cpu", verbose=0,
+                                                **{**RL2_DEFAULTS, **(algo_kwargs or {})})
+                else: model = load_chunk(chunk_path(folder, run_name, n - 1), env=venv)
+                model.tensorboard_log = str(tensorboard_log) if tensorboard_log else None
                 model.learn(steps_per_chunk, reset_num_timesteps=False, progress_bar=progress_bar, tb_log_name=run_name)
             with atomic_path(path) as tmp: model.save(tmp)
             timesteps = int(model.num_timesteps)

@@ -17,6 +17,8 @@ from sb3_contrib import TQC
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.distributions import CategoricalDistribution
+from stable_baselines3.common.policies import ActorCriticPolicy
 
 from .config import atomic_path, atomic_write_text
 from .env import TradingEnv
@@ -24,8 +26,9 @@ from .tasks import TradingTask
 from .metrics import Backtest, backtest, buy_and_hold
 
 # %% auto #0
-__all__ = ['ALGOS', 'DEFAULT_ACTION_TYPE', 'default_algo_kwargs', 'save_model', 'load_model', 'ValidationCheckpoints',
-           'RecordEpisodes', 'TrainResult', 'fast_torch', 'train']
+__all__ = ['ALGOS', 'DEFAULT_ACTION_TYPE', 'default_algo_kwargs', 'LeanCategorical', 'FastCategorical', 'FastCategoricalHead',
+           'FastMlpPolicy', 'save_model', 'load_model', 'ValidationCheckpoints', 'RecordEpisodes', 'TrainResult',
+           'fast_torch', 'train']
 
 # %% ../nbs/06_train.ipynb #c406ae95
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "tqc": TQC}
@@ -47,6 +50,46 @@ def default_algo_kwargs(algo: str, total_steps: int, n_envs: int = 1) -> dict[st
                   "gradient_steps": -1}  # a gradient step per transition, however many environments
     if algo == "tqc": off_policy["policy_kwargs"] = {**net, "n_quantiles": 10, "n_critics": 2}
     return off_policy
+
+# %% ../nbs/06_train.ipynb #ccc3bdb3
+class LeanCategorical:
+    """The part of `torch.distributions.Categorical` SB3 uses, without its per-call overhead: the same normalised
+    `logits`, `probs`, `log_prob`, `entropy` and `sample` (the same `multinomial` draw), bit for bit."""
+    __slots__ = ("logits", "_probs")
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits - logits.logsumexp(-1, keepdim=True)   # as Categorical(logits=) normalises them
+        self._probs = None
+
+    @property
+    def probs(self) -> torch.Tensor:
+        if self._probs is None: self._probs = torch.softmax(self.logits, -1)
+        return self._probs
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return self.logits.gather(-1, value.long().unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self) -> torch.Tensor:
+        return -(self.logits.clamp(min=torch.finfo(self.logits.dtype).min) * self.probs).sum(-1)
+
+    def sample(self) -> torch.Tensor:
+        n = self.logits.shape[-1]
+        return torch.multinomial(self.probs.reshape(-1, n), 1, True).T.reshape(self.logits.shape[:-1])
+
+class FastCategorical(CategoricalDistribution):
+    "SB3's `CategoricalDistribution` over a `LeanCategorical` instead of a `torch.distributions.Categorical`."
+    def proba_distribution(self, action_logits: torch.Tensor) -> "FastCategorical":
+        self.distribution = LeanCategorical(action_logits)
+        return self
+
+class FastCategoricalHead:
+    "Policy mixin: SB3's Categorical head becomes `FastCategorical` before the networks are built (same parameters)."
+    def _build(self, lr_schedule) -> None:
+        if type(self.action_dist) is CategoricalDistribution: self.action_dist = FastCategorical(self.action_dist.action_dim)
+        super()._build(lr_schedule)
+
+class FastMlpPolicy(FastCategoricalHead, ActorCriticPolicy):
+    "SB3's `MlpPolicy` (actor-critic) with the `FastCategorical` head for discrete actions; unchanged otherwise."
+
 
 # %% ../nbs/06_train.ipynb #9b8ecf1f
 def save_model(model: BaseAlgorithm, path: str | Path, meta: dict[str, Any]) -> Path:
@@ -132,6 +175,7 @@ def train(task: TradingTask,                    # the task: data, periods, windo
           reward_fn=None,                        # reward of the training envs (None: BaseReward); one copy per env
           tensorboard_log: str | Path | None = None,  # SB3 TensorBoard folder (a run `<name>_<n>` inside); None: off
           torch_threads: int | None = 1,         # torch threads while training (restored after); None: leave as is
+          policy: str | type | None = None,      # SB3 policy; None: `FastMlpPolicy` for PPO, "MlpPolicy" for SAC/TQC
          ) -> TrainResult:
     "Train an SB3 agent on a task's training period; evaluate on validation, checkpoint, and backtest on test."
     algo = algo.lower()
@@ -146,14 +190,14 @@ def train(task: TradingTask,                    # the task: data, periods, windo
     name = name or f"{algo}_{task.name}"
     meta = {"algo": algo, "task": {**task.spec(), "action_type": action_type}, "seed": seed, "total_steps": total_steps,
             "n_envs": n_envs, "name": name}
-    model = ALGOS[algo]("MlpPolicy", train_env, seed=seed, device="cpu", verbose=0,
-                        tensorboard_log=str(tensorboard_log) if tensorboard_log else None,
-                        **{**default_algo_kwargs(algo, total_steps, n_envs), **(algo_kwargs or {})})
     best_path = folder / f"{name}_best.zip"
     every = eval_freq or max(total_steps // 10, 100)
     evaluator = ValidationCheckpoints(envs["val"], every // n_envs, best_path, meta)   # counted in vector steps
     episodes = RecordEpisodes()
-    with fast_torch(torch_threads):
+    with fast_torch(torch_threads):   # the initial weights too: orthogonal init differs in the last bits across thread counts
+        model = ALGOS[algo](policy or (FastMlpPolicy if algo == "ppo" else "MlpPolicy"), train_env, seed=seed, device="cpu",
+                            verbose=0, tensorboard_log=str(tensorboard_log) if tensorboard_log else None,
+                            **{**default_algo_kwargs(algo, total_steps, n_envs), **(algo_kwargs or {})})
         t0 = time.perf_counter()
         model.learn(total_steps, callback=CallbackList([evaluator, episodes]), progress_bar=progress_bar, tb_log_name=name)
         seconds = time.perf_counter() - t0
