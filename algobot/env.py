@@ -409,7 +409,32 @@ ENV_ID = "AlgoBot/Trading-v0"
 if ENV_ID not in gym.registry: gym.register(ENV_ID, entry_point="algobot.env:TradingEnv")
 
 # %% ../nbs/04_env.ipynb #d2ada6bb
+import numba
 from stable_baselines3.common.vec_env import VecEnv
+
+@numba.njit(cache=True)
+def _vec_step(target, t, pos, entry, equity, peak, dd, stop, close, sigma, cost_rate, lam, mu, scale, bust,
+              reward, terminated, truncated, unrealised):
+    "One step of every episode in place: TradingEnv's dynamics and base reward, the same float operations in the same order."
+    for i in range(len(t)):
+        p, eq, price = pos[i], equity[i], close[t[i]]
+        delta = target[i] - p
+        cost = abs(delta) * cost_rate * eq
+        new = p + delta
+        if new == 0: entry[i] = 1.0
+        elif p == 0 or (new > 0) != (p > 0): entry[i] = price
+        elif abs(new) > abs(p): entry[i] = (entry[i] * abs(p) + price * abs(delta)) / abs(new)
+        t1 = t[i] + 1
+        pnl = new * (close[t1] / price - 1.0) * eq
+        eq = eq + pnl - cost
+        peak[i] = max(peak[i], eq)
+        d = 1.0 - eq / peak[i]
+        reward[i] = (pnl - lam * cost - mu * max(0.0, d - dd[i])) * scale
+        t[i], pos[i], equity[i], dd[i] = t1, new, eq, d
+        terminated[i] = eq <= bust
+        truncated[i] = not terminated[i] and t1 >= stop[i] - 1
+        u = new * (close[t1] / entry[i] - 1) / sigma[t1] if new != 0 else 0.0
+        unrealised[i] = u if u != u else min(max(u, -OBS_CLIP), OBS_CLIP)   # NaN stays NaN, as np.clip leaves it
 
 class TradingVecEnv(VecEnv):
     "`n_envs` TradingEnv episodes over one task stepped together with numpy (base reward only); an SB3 VecEnv."
@@ -464,24 +489,15 @@ class TradingVecEnv(VecEnv):
     def step_wait(self):
         a = self._actions
         target = self.targets[a.reshape(-1).astype(np.int64)] if self.single.action_type == "discrete" else np.clip(a.reshape(-1), -1, 1)
-        t, pos, eq = self.t, self.pos, self.equity
-        delta = target - pos
-        price = self.close[t]
-        cost = np.abs(delta) * self.cost_rate * eq
-        new = pos + delta
-        flip = (pos == 0) | ((new > 0) != (pos > 0))
-        grow = np.abs(new) > np.abs(pos)
-        self.entry = np.where(new == 0, 1.0, np.where(flip, price, np.where(grow, (self.entry * np.abs(pos) + price * np.abs(delta)) / np.where(new == 0, 1, np.abs(new)), self.entry)))
-        t1 = t + 1
-        pnl = new * (self.close[t1] / price - 1.0) * eq
-        eq = eq + pnl - cost
-        self.peak = np.maximum(self.peak, eq)
-        dd = 1.0 - eq / self.peak
-        reward = (pnl - self.lam * cost - self.mu * np.maximum(0.0, dd - self.dd)) * self.scale
-        self.t, self.pos, self.equity, self.dd = t1, new, eq, dd
-        obs = self._obs()
-        terminated = eq <= self.bust
-        truncated = ~terminated & (t1 >= self.stop - 1)
+        n = self.num_envs
+        reward, unrealised = np.empty(n), np.empty(n)
+        terminated, truncated = np.empty(n, bool), np.empty(n, bool)
+        _vec_step(target.astype(np.float64), self.t, self.pos, self.entry, self.equity, self.peak, self.dd, self.stop,
+                  self.close, self.sigma, self.cost_rate, self.lam, self.mu, self.scale, self.bust,
+                  reward, terminated, truncated, unrealised)       # the episodes' state arrays are updated in place
+        obs = self.rows.take(self.t, extra=2)
+        obs[:, -2], obs[:, -1] = self.pos, unrealised
+        eq = self.equity
         done = terminated | truncated
         infos = [{} for _ in range(self.num_envs)]
         if done.any():
