@@ -77,6 +77,19 @@ def _greedy_discrete(model) -> Callable | None:
     if (not isinstance(net, ActorCriticPolicy) or hasattr(net, "lstm_actor") or not isinstance(net.action_space, spaces.Discrete)
             or not isinstance(net.observation_space, spaces.Box)): return None
     import torch
+    from stable_baselines3.common.torch_layers import FlattenExtractor
+    activations = {torch.nn.Tanh: torch.tanh, torch.nn.ReLU: torch.relu}
+    modules = [*net.mlp_extractor.policy_net, net.action_net]
+    if isinstance(net.pi_features_extractor, FlattenExtractor) and all(
+            isinstance(m, torch.nn.Linear) or type(m) in activations for m in modules):
+        # the usual MLP: the modules' own functions on their own weights, without nn.Module's per-call dispatch
+        layers = [(m.weight, m.bias) if isinstance(m, torch.nn.Linear) else activations[type(m)] for m in modules]
+        def act(obs):
+            with torch.no_grad():
+                x = torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1)
+                for layer in layers: x = torch.nn.functional.linear(x, *layer) if type(layer) is tuple else layer(x)
+                return int(torch.softmax(x - x.logsumexp(-1, keepdim=True), -1).argmax())
+        return act
     def act(obs):
         with torch.no_grad():
             x = net.pi_features_extractor(torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1))
