@@ -16,7 +16,7 @@ For each configuration (name -> n_envs, SB3 keywords over `default_algo_kwargs`,
 """
 from __future__ import annotations
 import argparse, json, sys, tempfile, time
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +24,14 @@ import torch
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_train import ROOT, val_return               # noqa: E402
+from bench_train import ROOT, checks_on, val_return    # noqa: E402
 from algobot.tasks import TradingTask, discover_tasks  # noqa: E402
-import algobot.train as T                              # noqa: E402
 from algobot.train import train                        # noqa: E402
 
 # name -> (n_envs, algo_kwargs over default_algo_kwargs(n_envs), torch threads). Two keys are not SB3's: "fused" (Adam
-# with fused=True) and "checks" (torch.distributions' argument checks left on during training, as train() did before
-# it switched them off: "old" and "e16_b128" are train() as it was, the single-env path and the previous batched default)
+# with fused=True) and "checks" (train() as it was before its speed-ups: torch.distributions' argument checks on, SB3's
+# stock MlpPolicy instead of FastMlpPolicy): "old" and "e16_b128" are train() as it was, the single-env path and the
+# previous batched default
 CONFIGS: dict[str, tuple[int, dict, int]] = {
     "old":            (1,  {"checks": True}, 1),                    # n_steps 256, batch 64, 4 epochs, lr 3e-4
     "single":         (1,  {}, 1),                                  # today's n_envs=1 path (checks off)
@@ -76,30 +76,17 @@ def kwargs_of(extra: dict) -> dict:
     return {**kw, "policy_kwargs": {"net_arch": [64, 64], **fused}}
 
 
-@contextmanager
-def threads_only(threads: int | None = 1):
-    "train()'s `fast_torch` as it was before: torch threads set (the benchmark's), distributions' checks left on."
-    before = torch.get_num_threads()
-    if threads: torch.set_num_threads(threads)
-    try: yield
-    finally: torch.set_num_threads(before)
-
-
 def run(task: TradingTask, name: str, steps: int, seed: int) -> tuple[float, float, object]:
     """Steps/s of one `train()` call (one evaluation) of configuration `name` over wall time and over this process's CPU
     time (the uncontended speed on a shared machine; with 1 torch thread), and the trained model."""
     n_envs, extra, threads = CONFIGS[name]
-    fast = T.fast_torch
-    if extra.get("checks"): T.fast_torch = threads_only
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            t0, c0 = time.perf_counter(), time.process_time()
-            r = train(task, "ppo", steps, models_dir=d, seed=seed, n_envs=n_envs, eval_freq=steps, progress_bar=False,
-                      algo_kwargs=kwargs_of(extra), torch_threads=threads)
-            n = r.model.num_timesteps
-            return n / (time.perf_counter() - t0), n / (time.process_time() - c0), r.model
-    finally:
-        T.fast_torch = fast
+    old = extra.get("checks", False)                 # train() as it was: checks on, SB3's stock MlpPolicy
+    with tempfile.TemporaryDirectory() as d, (checks_on() if old else nullcontext()):
+        t0, c0 = time.perf_counter(), time.process_time()
+        r = train(task, "ppo", steps, models_dir=d, seed=seed, n_envs=n_envs, eval_freq=steps, progress_bar=False,
+                  algo_kwargs=kwargs_of(extra), torch_threads=threads, **({"policy": "MlpPolicy"} if old else {}))
+        n = r.model.num_timesteps
+        return n / (time.perf_counter() - t0), n / (time.process_time() - c0), r.model
 
 
 def diff_ci(new: list[float], old: list[float], n_boot: int = 10_000) -> tuple[float, tuple, tuple, float]:
