@@ -90,8 +90,15 @@ def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6
     if not address:
         # "local": a new Ray on this machine, even if `ray start` left a cluster address behind in /tmp/ray; no idle
         # workers started ahead (one per CPU, ~100 MB each): with 0 env runners, the default here, none is ever used
-        ray.init(address="local", num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
-                 log_to_driver=True, _system_config={"prestart_worker_first_driver": False})
+        for attempt in (1, 2):
+            try:
+                ray.init(address="local", num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
+                         log_to_driver=True, _system_config={"prestart_worker_first_driver": False})
+                break
+            except Exception as e:   # Ray waits a fixed 30 s for its raylet to register: an overloaded machine can miss it
+                if attempt == 2 or "timed out during startup" not in str(e): raise
+                log.warning("Ray did not start in time (%s); trying once more", e)
+                ray.shutdown()
         return ray.cluster_resources()
     try: ray.init(address=address, log_to_driver=True)
     except ConnectionError as e:
