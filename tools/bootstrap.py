@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
         return sh(BIN / f"tensorboard{EXE}", "--logdir", runs, "--host", "127.0.0.1", *rest)
     env = test_env()
     nb = sh(BIN / f"nbdev-test{EXE}", "--n-workers", "2", "--timing", *rest, env=env)
-    py = sh(PY, "-m", "pytest", "-q", "tests", env=env)
+    py = sh(PY, "-m", "pytest", "-q", "--durations=8", "tests", env=env)   # the slowest tests, as nbdev-test --timing
     print(f"bootstrap: nbdev-test {'passed' if nb == 0 else 'FAILED'}, pytest {'passed' if py == 0 else 'FAILED'}")
     return 1 if (nb or py) else 0
 
