@@ -71,7 +71,10 @@ def rl2_ppo_config(env_config: dict,                      # make_rl2_env's: task
     "RLlib PPO (new API stack) with an LSTM over the RL² observation; one RLlib episode is one trial."
     return (PPOConfig()
             .environment(ENV_NAME, env_config=env_config)
-            .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=num_envs_per_env_runner)
+            # no sampling deadline: RLlib's 60 s default returned no samples from a runner on a loaded machine and
+            # the iteration came back without env-runner results; a dead runner still fails (below)
+            .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=num_envs_per_env_runner,
+                         sample_timeout_s=None)
             .training(**{**RLLIB_DEFAULTS, **(algo_kwargs or {})})
             .rl_module(model_config={**RLLIB_MODEL, **(model_config or {})})
             .fault_tolerance(restart_failed_env_runners=False)   # fail fast: a worker's error reaches the caller
