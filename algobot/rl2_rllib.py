@@ -92,11 +92,14 @@ def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6
     address = address or os.environ.get("RAY_ADDRESS") or None
     if not address:
         # "local": a new Ray on this machine, even if `ray start` left a cluster address behind in /tmp/ray; no idle
-        # workers started ahead (one per CPU, ~100 MB each): with 0 env runners, the default here, none is ever used
+        # workers started ahead (one per CPU, ~100 MB each): with 0 env runners, the default here, none is ever used.
+        # Workers at normal priority: Ray starts them at nice 15, so beside any busy process (three CPU burners on 2
+        # cores) an env runner got almost no CPU and building a one-runner PPO took 227 s instead of 36 s
         for attempt in (1, 2):
             try:
                 ray.init(address="local", num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
-                         log_to_driver=True, _system_config={"prestart_worker_first_driver": False})
+                         log_to_driver=True, _system_config={"prestart_worker_first_driver": False,
+                                                                       "worker_niceness": 0})
                 break
             except Exception as e:   # Ray waits a fixed 30 s for its raylet to register: an overloaded machine can miss it
                 if attempt == 2 or "timed out during startup" not in str(e): raise

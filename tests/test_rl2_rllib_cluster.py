@@ -59,6 +59,7 @@ def cluster():
         env.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
         env.setenv("RAY_USAGE_STATS_ENABLED", "0")
         env.setenv("OMP_NUM_THREADS", "1")
+        env.setenv("RAY_worker_niceness", "0")   # the nodes' workers at normal priority, as init_ray does (README)
         _reload_auth()
         c = Cluster(shutdown_at_exit=False)   # no atexit hook: shut down below
         try:
