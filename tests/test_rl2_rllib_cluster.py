@@ -2,9 +2,9 @@
 this machine (ray.cluster_utils.Cluster: separate object stores, a token-protected GCS). The head has no CPU, so the
 env runner (default: 1 on a multi-node cluster) can only be placed on the worker node; a rerun skips the chunk.
 
-One chunk of two tasks: every chunk builds an algorithm and so starts a runner process, which takes minutes on a
-loaded machine (three CPU burners beside the suite: over 10 minutes for two chunks). The subprocess timeouts are hang
-guards, not speed checks."""
+One chunk of two tasks: every chunk builds an algorithm and so starts a runner process (under three CPU burners 47 s
+for the whole test with the nodes' workers at nice 0; at Ray's default nice 15, over 10 minutes for two chunks). The
+subprocess timeouts are hang guards, not speed checks."""
 import json, secrets, shutil, subprocess, sys, tempfile
 
 import psutil, pytest, ray
