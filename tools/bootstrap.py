@@ -132,8 +132,8 @@ def ensure_browser(env: dict | None = None,                          # the test 
     rerun = "py -3.12 tools\\bootstrap.py test" if os.name == "nt" else "./run.sh test"
     die(f"no Chromium for the browser tests, and installing one failed (tried: {tried}). No test was run.\n"
         f"Install one, then rerun `{rerun}`:\n"
-        f"  {PY} -m playwright install chromium        # any OS: downloads Playwright's Chromium\n"
-        "  sudo apt-get install chromium                # Debian (Ubuntu: chromium-browser)\n"
+        f"  {PY} -m playwright install chromium   (any OS: Playwright's own Chromium, downloaded)\n"
+        "  sudo apt-get install chromium   (Debian; on Ubuntu: chromium-browser)\n"
         "or set ALGOBOT_CHROMIUM to a Chromium or Chrome executable.")
 
 
