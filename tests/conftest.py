@@ -1,8 +1,4 @@
-import os, pathlib, sys
-
 import pytest
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

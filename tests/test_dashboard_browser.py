@@ -2,7 +2,7 @@
 
 The dashboard runs as its own process (`python -m algobot.live.dashboard`, as `./run.sh dashboard` starts it) on
 127.0.0.1; the trader — a `LiveTrader` with a stand-in policy on synthetic hourly bars — runs in this process, and
-the test hands it its bars (`on_bar`) on a `ManualClock`. Debian's chromium, driven by Playwright, checks: the "no
+the test hands it its bars (`on_bar`) on a `ManualClock`. Chromium, driven by Playwright, checks: the "no
 trader running" page before the trader's first bar; then the equity of the state file; the page following the log as
 it grows; and the halt button halting the trader on its next bar (its gate halted, a `halt` event in its log, the page
 showing it). No console errors on the way. Every wait is a Playwright wait or a poll with a generous timeout that only
@@ -10,16 +10,16 @@ guards against a hang — never a sleep that assumes a speed.
 
 Also: a non-loopback bind without a token is refused, and with a token a request lacking it gets 403.
 
-Needs /usr/bin/chromium (`apt-get install chromium`; `.ci/run` installs it) and the `playwright` package (dev extras):
-without them these tests fail rather than skip.
+Needs a Chromium (`algobot.browser.find_chromium`; `./run.sh test` installs one) and the `playwright` package (dev
+extras): without them these tests fail rather than skip.
 """
-import json, os, signal, subprocess, sys, time, urllib.error, urllib.request
+import json, os, signal, subprocess, sys, urllib.error, urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, free_port, tail
+from helpers import chromium_browser, free_port, subprocess_env, tail, wait_for
 from gymnasium import spaces
 
 from algobot.data import synthetic_ohlcv
@@ -28,7 +28,6 @@ from algobot.live.feed import Bar, LiveFeed, ManualClock
 from algobot.live.orders import RiskGate, RiskLimits
 from algobot.live.trader import JsonlLog, LiveTrader, halt_request_path
 
-ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 120      # s: the dashboard process importing torch, panel and starting on a loaded 2-core machine
 STEP_TIMEOUT = 60_000    # ms: one refresh of the page (every 0.2 s) seen by the browser
 WARMUP = 300
@@ -42,29 +41,12 @@ def _get(url: str, headers: dict | None = None) -> int:
         return e.code
 
 
-def _wait_for(cond, timeout: float, what: str, proc=None, log: Path | None = None) -> None:
-    "Poll `cond` until true; fail after `timeout` s (a guard against a hang) or if `proc` died."
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"the dashboard exited with {proc.returncode} while waiting for {what}:\n{tail(log)}")
-        try:
-            if cond(): return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not after {timeout} s\n{tail(log) if log else ''}")
-        time.sleep(0.05)
-
-
 def _dashboard_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "algobot.live.dashboard", *args]
 
 
 def _env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "ALGOBOT_DASHBOARD_TOKEN"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    return {**env, **extra}
+    return subprocess_env(drop=("ALGOBOT_DASHBOARD_TOKEN",), **extra)
 
 
 class _Server:
@@ -76,7 +58,7 @@ class _Server:
                                          stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_up(self, url: str) -> None:
-        _wait_for(lambda: _get(url) == 200, START_TIMEOUT, f"the dashboard answering at {url}", self.proc, self.log)
+        wait_for(lambda: _get(url) == 200, f"the dashboard answering at {url}", START_TIMEOUT, self.proc, self.log)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -117,21 +99,13 @@ class Driver:
             self.clock.advance(1.0)
             t.on_bar(Bar(r.timestamp.value, r.open, r.high, r.low, r.close, r.volume))
         written = lambda: self.state.exists() and json.loads(self.state.read_text())["bars"] == t.bars
-        _wait_for(written, 60, "state written")
+        wait_for(written, "state written", 60)
         return json.loads(self.state.read_text())
 
 
 @pytest.fixture
 def browser():
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: pip install -e '.[dev]'")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try: yield b
-        finally: b.close()
+    with chromium_browser() as b: yield b
 
 
 def test_dashboard_follows_and_halts_a_trader(browser, tmp_path):
@@ -177,7 +151,7 @@ def test_dashboard_follows_and_halts_a_trader(browser, tmp_path):
         page.get_by_placeholder("e.g. spread looks wrong").fill("browser test halt")
         page.get_by_role("button", name="Halt trading").click()
         expect(page.locator(".algobot-halt-note")).to_contain_text("halts on its next bar")
-        _wait_for(halt_request_path(driver.state).exists, 60, "the halt request file")
+        wait_for(halt_request_path(driver.state).exists, "the halt request file", 60)
         assert not driver.trader.gate.halted                                   # nothing happens between bars ...
         driver.trade(1)                                                        # ... and the next bar halts
         assert driver.trader.gate.halted and driver.trader.gate.halt_reason == "operator: browser test halt"

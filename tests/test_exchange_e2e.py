@@ -4,8 +4,7 @@ crash between sending an order and its acknowledgement — restarted (no duplica
 exchange), stopped with SIGTERM (clean exit, state flushed) and restarted again (resumes with position and PnL).
 
 Waits poll the fake exchange's own counters and the files; their timeouts only guard against hanging."""
-import json, os, signal, subprocess, sys, time
-from pathlib import Path
+import json, signal, subprocess, sys
 
 import pytest
 from stable_baselines3 import PPO
@@ -16,17 +15,9 @@ from algobot.live.exchange import OrderJournal
 from algobot.live.fake_exchange import ExchangeFaults, FakeBinance
 from algobot.live.trader import JsonlLog
 from algobot.train import save_model
+from helpers import ROOT, subprocess_env, wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
 N, HISTORY, LOT = 2000, 400, 0.5
-
-
-def wait_for(cond, what, timeout=120.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond(): return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def events(path):
@@ -52,9 +43,9 @@ def checkpoint(tmp_path_factory):
 
 
 def start(fake, ckpt, work, *extra):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAPER_TRADING": "false", "ALGOBOT_API_KEY": "fake-key",
-           "ALGOBOT_API_SECRET": "fake-secret", "MAX_ORDERS_PER_MINUTE": "100000", "MAX_DRAWDOWN": "0.9",
-           "MAX_DAILY_LOSS": "0.9", "STALE_FEED_SECONDS": "1000", "OMP_NUM_THREADS": "1"}
+    env = subprocess_env(PAPER_TRADING="false", ALGOBOT_API_KEY="fake-key", ALGOBOT_API_SECRET="fake-secret",
+                         MAX_ORDERS_PER_MINUTE="100000", MAX_DRAWDOWN="0.9", MAX_DAILY_LOSS="0.9",
+                         STALE_FEED_SECONDS="1000", OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "algobot.live.service", "--exchange", "binance", "--symbol", "BTC/USDT",
            "--timeframe", "1m", "--model", str(ckpt), "--state", str(work / "state.json"), "--log",
            str(work / "live.jsonl"), "--lot", str(LOT), "--warmup", "200", "--exchange-url", fake.http_url,
@@ -136,8 +127,7 @@ def test_trade_crash_restart_sigterm(checkpoint, tmp_path):
 
 
 def test_real_orders_need_confirmation(checkpoint, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAPER_TRADING": "false", "ALGOBOT_API_KEY": "k",
-           "ALGOBOT_API_SECRET": "s"}
+    env = subprocess_env(PAPER_TRADING="false", ALGOBOT_API_KEY="k", ALGOBOT_API_SECRET="s")
     r = subprocess.run([sys.executable, "-m", "algobot.live.service", "--exchange", "binance", "--model",
                         str(checkpoint[1]), "--state", str(tmp_path / "s.json"), "--log", str(tmp_path / "l.jsonl")],
                        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)

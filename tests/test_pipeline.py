@@ -6,7 +6,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 CLI = Path(sys.executable).parent / "algobot-pipeline"
 UNENCRYPTED_WARNING = "Kernel is running over TCP without encryption"

@@ -1,11 +1,10 @@
 """The RLlib RL² backend from the command line (issue 11): a run killed during chunk 1 resumes after chunk 0 and a
 rerun skips every chunk; a worker that cannot find its data stops the CLI with a readable message."""
-import json, shutil, signal, subprocess, sys, time
-from pathlib import Path
+import json, shutil, signal, subprocess, sys
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, wait_for
 CLI = [sys.executable, "-c", "import sys; from algobot.rl2 import main; sys.exit(main())"]   # this checkout's algobot
 
 
@@ -20,13 +19,10 @@ def args(models, *extra):
 
 
 def test_killed_run_resumes_after_last_complete_chunk(tmp_path):
-    proc = subprocess.Popen(args(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = tmp_path / "rl2_multitask_chunk_0.json"
-    deadline = time.time() + 300
-    while not first.exists():
-        assert proc.poll() is None, proc.stderr.read()[-3000:]
-        assert time.time() < deadline, "chunk 0 never completed"
-        time.sleep(0.05)
+    log = tmp_path / "rl2.log"
+    with open(log, "wb") as out:   # a file, not a pipe: nothing reads it while the run goes on
+        proc = subprocess.Popen(args(tmp_path), stdout=out, stderr=subprocess.STDOUT)
+    wait_for((tmp_path / "rl2_multitask_chunk_0.json").exists, "chunk 0 to complete", 300, proc, log)
     # embedded Ray: GCS, raylet, workers; its dashboard and runtime-env agents notice the raylet's end only after
     # their own ~60 s timeout, so they are not waited for here
     tree = [p for p in psutil.Process(proc.pid).children(recursive=True) if "Agent" not in _name(p)]

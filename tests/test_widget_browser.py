@@ -1,31 +1,31 @@
 """The preference labeller in a real JupyterLab and a real Chromium, used with the mouse and the keyboard.
 
 Starts JupyterLab on 127.0.0.1 (free port, token) in a temporary folder holding a small notebook that builds a
-`PreferenceWidget` over synthetic clips writing to a temporary store, opens it in Debian's chromium driven by
-Playwright, runs the cell, then answers with a click, with keys, with a double click and after clicking the chart.
+`PreferenceWidget` over synthetic clips writing to a temporary store, opens it in Chromium driven by Playwright,
+runs the cell, then answers with a click, with keys, with a double click and after clicking the chart.
 Checks the store (one answer per pair on screen, in order), that no key reached JupyterLab's shortcuts (the notebook
 keeps its cells) and that the finished widget clears. Every wait is a Playwright wait on the page, never a sleep.
 
-Needs /usr/bin/chromium (`apt-get install chromium`; `.ci/run` installs it) and the `playwright` package (dev extras).
+Needs a Chromium (`algobot.browser.find_chromium`; `./run.sh test` installs one) and the `playwright` package (dev
+extras).
 """
-import json, os, re, signal, subprocess, sys, time, urllib.request, uuid
+import json, os, re, signal, subprocess, sys, urllib.request, uuid
 from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, free_port, tail
+from helpers import chromium_browser, free_port, require_browser, subprocess_env, tail, wait_for
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:
-    sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:   # browser_available fails the test, naming the fix
+    expect = None
 
 
 @pytest.fixture(autouse=True)
 def browser_available():
-    "A missing browser fails the test (never a silent skip): CI installs chromium, the dev extras install playwright."
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)"
-    assert sync_playwright is not None, "the playwright package is missing: pip install -e '.[dev]'"
+    "A missing browser fails the test (never a silent skip) before JupyterLab starts."
+    require_browser()
 
 START_TIMEOUT = 120      # s: JupyterLab starting on a loaded 2-core machine
 KERNEL_TIMEOUT = 240_000  # ms: kernel start + importing algobot (torch) + drawing the first pair
@@ -78,12 +78,11 @@ def lab(tmp_path):
         [("markdown", "# Labeller under test"), ("code", cell), ("code", "print('the cell after')")]), indent=1))
     port, token = free_port(), uuid.uuid4().hex
     venv_bin = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
-           "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_DATA_DIR": str(jupyter / "data"),
-           "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"), "IPYTHONDIR": str(jupyter / "ipython"),
-           "PROCESSED_DATA_DIR": str(tmp_path / "processed"), "MODELS_DIR": str(tmp_path / "models"),
-           "REPORTS_DIR": str(tmp_path / "reports"), "MPLBACKEND": "agg"}
-    env.pop("JUPYTER_PATH", None)
+    env = subprocess_env(drop=("JUPYTER_PATH",), PATH=venv_bin + os.pathsep + os.environ.get("PATH", ""),
+                         JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
+                         JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"),
+                         PROCESSED_DATA_DIR=str(tmp_path / "processed"), MODELS_DIR=str(tmp_path / "models"),
+                         REPORTS_DIR=str(tmp_path / "reports"), MPLBACKEND="agg")
     log = tmp_path / "jupyterlab.log"
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
@@ -94,19 +93,10 @@ def lab(tmp_path):
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
+    def up() -> bool:   # the server is up when /api/status answers
+        with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5) as r: return r.status == 200
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:   # poll the server until it answers (it is up when /api/status does)
-            if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{tail(log)}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5) as r:
-                    if r.status == 200: break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab not up after {START_TIMEOUT} s:\n{tail(log)}")
-            time.sleep(0.2)
+        wait_for(up, "JupyterLab answering", START_TIMEOUT, proc, log, interval=0.2)
         yield f"{base}/lab/tree/labeller.ipynb?token={token}&reset", store, pairs, log
     finally:
         if proc.poll() is None:
@@ -122,8 +112,7 @@ def _records(store: Path) -> list[dict]:
 
 def test_widget_in_jupyterlab(lab, tmp_path):
     url, store, pairs_file, log = lab
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium_browser() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.set_default_timeout(STEP_TIMEOUT)
         expect.set_options(timeout=STEP_TIMEOUT)
@@ -134,8 +123,6 @@ def test_widget_in_jupyterlab(lab, tmp_path):
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot: {shot}\nJupyterLab log:\n{tail(log)}")
             raise
-        finally:
-            browser.close()
 
 
 def _label_in_browser(page, url: str, store: Path, pairs_file: Path):

@@ -1,7 +1,7 @@
 """AlgoBot setup and entry point: create .venv with Python 3.12, install the project, then run a job.
 
     python3.12 tools/bootstrap.py pipeline [algobot-pipeline options]   # set up, run the main job (reports/)
-    python3.12 tools/bootstrap.py test                                   # set up, run nbdev-test and pytest
+    python3.12 tools/bootstrap.py test                                   # set up, get a Chromium, run nbdev-test and pytest
     python3.12 tools/bootstrap.py study [--full] [--workers N]           # set up, run the walk-forward study -> reports/full/
     python3.12 tools/bootstrap.py docs [--out DIR]                       # set up, build the docs site -> _docs/index.html
     python3.12 tools/bootstrap.py tensorboard [--port N]                 # set up, serve the training logs (RUNS_DIR) on 127.0.0.1
@@ -10,9 +10,13 @@
 
 On Linux/macOS `./run.sh ...` finds Python 3.12 and calls this; on Windows use `py -3.12 tools\\bootstrap.py ...`.
 Re-running is fast: the install is skipped while pyproject.toml and the install scripts are unchanged.
+The test job first looks for the Chromium the browser tests drive (algobot.browser.find_chromium: ALGOBOT_CHROMIUM,
+Playwright's own, /usr/bin/chromium, chromium-browser/chromium/google-chrome on PATH) and installs one if it finds
+none: `apt-get install chromium` as root where apt-get exists, else `python -m playwright install chromium`. If that
+fails it stops (exit 2) before any test and prints the command to type.
 """
 from __future__ import annotations
-import hashlib, os, subprocess, sys, tempfile
+import hashlib, os, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +87,56 @@ def test_env() -> dict:
     return env
 
 
+FIND_CHROMIUM = "from algobot.browser import find_chromium; print(find_chromium() or '')"
+
+
+def find_browser(env: dict | None = None,            # the test environment (ALGOBOT_CHROMIUM, PATH); None: this one
+                 code: str = FIND_CHROMIUM,           # Python run in .venv printing the browser's path or ''
+                ) -> str | None:
+    "The Chromium the browser tests will drive (`algobot.browser.find_chromium`, asked in .venv), or None."
+    r = subprocess.run([str(PY), "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
+    if r.returncode:   # e.g. ALGOBOT_CHROMIUM naming no file: the error's last line says what to fix
+        die(f"looking for a browser failed: {(r.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return r.stdout.strip() or None
+
+
+def browser_installs(root: bool | None = None,   # running as root; None: ask the OS
+                     apt: bool | None = None,    # apt-get present (Debian, Ubuntu); None: look on PATH
+                    ) -> list[tuple[str | Path, ...]]:
+    "How this machine can get a Chromium, in order: Debian's package as root, then Playwright's own download."
+    root = (hasattr(os, "geteuid") and os.geteuid() == 0) if root is None else root
+    apt = shutil.which("apt-get") is not None if apt is None else apt
+    installs: list[tuple[str | Path, ...]] = [(PY, "-m", "playwright", "install", "chromium")]
+    if root and apt:
+        installs.insert(0, ("sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"))
+    return installs
+
+
+def ensure_browser(env: dict | None = None,                          # the test environment; None: this one
+                   find=find_browser,                                # env -> the browser's path or None
+                   installs: list[tuple[str | Path, ...]] | None = None,  # commands to try in order; None: browser_installs()
+                   run=sh,                                           # runs one command, returns its exit code
+                  ) -> str:
+    "The browser the tests will drive; installs one if there is none; exits (code 2) naming the command to type if it cannot."
+    if found := find(env):
+        print(f"bootstrap: browser tests use {found}", flush=True)
+        return found
+    installs = browser_installs() if installs is None else installs
+    print("bootstrap: no Chromium for the browser tests (ALGOBOT_CHROMIUM, Playwright's own, /usr/bin/chromium, "
+          "chromium-browser/chromium/google-chrome on PATH); installing one", flush=True)
+    for cmd in installs:
+        if run(*cmd, env=env) == 0 and (found := find(env)):
+            print(f"bootstrap: browser tests use {found}", flush=True)
+            return found
+    tried = "; ".join(" ".join(map(str, cmd)) for cmd in installs)
+    rerun = "py -3.12 tools\\bootstrap.py test" if os.name == "nt" else "./run.sh test"
+    die(f"no Chromium for the browser tests, and installing one failed (tried: {tried}). No test was run.\n"
+        f"Install one, then rerun `{rerun}`:\n"
+        f"  {PY} -m playwright install chromium   (any OS: Playwright's own Chromium, downloaded)\n"
+        "  sudo apt-get install chromium   (Debian; on Ubuntu: chromium-browser)\n"
+        "or set ALGOBOT_CHROMIUM to a Chromium or Chrome executable.")
+
+
 def main(argv: list[str]) -> int:
     job, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if job in ("help", "-h", "--help"):
@@ -103,6 +157,7 @@ def main(argv: list[str]) -> int:
                               capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
         return sh(BIN / f"tensorboard{EXE}", "--logdir", runs, "--host", "127.0.0.1", *rest)
     env = test_env()
+    ensure_browser(env)   # before any test: tests/test_*_browser.py and 17d_live_dashboard drive Chromium
     nb = sh(BIN / f"nbdev-test{EXE}", "--n-workers", "2", "--timing", *rest, env=env)
     py = sh(PY, "-m", "pytest", "-q", "--durations=8", "tests", env=env)   # the slowest tests, as nbdev-test --timing
     print(f"bootstrap: nbdev-test {'passed' if nb == 0 else 'FAILED'}, pytest {'passed' if py == 0 else 'FAILED'}")

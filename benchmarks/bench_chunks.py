@@ -4,7 +4,7 @@
    (goal: growth <= 5%);
 2. peak RSS (ru_maxrss) with 16 vs 64 synthetic tasks at the same chunk size (goal: within +-10%).
 
-    .venv/bin/python tests/bench_chunks.py [--chunk-size 8] [--steps 256]
+    .venv/bin/python benchmarks/bench_chunks.py [--chunk-size 8] [--steps 256]
 """
 from __future__ import annotations
 import argparse, json, resource, subprocess, sys, tempfile

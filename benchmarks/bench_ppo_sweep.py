@@ -4,14 +4,14 @@ against the old single-env path, measured in one run on the same real task (SP50
 For each configuration (name -> n_envs, SB3 keywords over `default_algo_kwargs`, torch threads):
 
 * steps/s of one `train()` call of `--sps-steps` steps with one evaluation (`eval_freq=steps`, identical on every side;
-  model building, the evaluation and the final test backtest count, as in tests/bench_train.py), best of `--reps` calls
+  model building, the evaluation and the final test backtest count, as in benchmarks/bench_train.py), best of `--reps` calls
   interleaved over the configurations, over this process's CPU time (`time.process_time`: what a dedicated core gives;
   comparable across configurations with 1 torch thread only) and over wall time (disturbed by a shared machine's load);
 * validation return (one deterministic full pass over the validation period, % of starting equity) after `--eff-steps`
   steps for seeds 0..`--seeds`-1, mean ± std, and the difference of means vs `old` with a Welch t 95% CI and a
   bootstrap 95% CI (10,000 resamples).
 
-    .venv/bin/python tests/bench_ppo_sweep.py [--configs old,d16,...] [--seeds 6] [--eff-steps 20000]
+    .venv/bin/python benchmarks/bench_ppo_sweep.py [--configs old,d16,...] [--seeds 6] [--eff-steps 20000]
                                               [--sps-steps 40000] [--reps 2] [--no-eff] [--no-sps] [--list]
 """
 from __future__ import annotations

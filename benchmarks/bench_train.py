@@ -15,9 +15,9 @@ Steps/s is total environment steps over the wall time of the training call (eval
 included for `train()` and `rlhf_finetune`, which evaluate once), the best of `--reps` calls interleaved over the
 sides. Torch runs on one thread, as in the notebook tests. Run it on an idle machine: load slows the old path more.
 
-    .venv/bin/python tests/bench_train.py [--quick] [--ppo-steps 40000] [--sac-steps 3000] [--rl2-steps 8192]
-                                          [--rlhf-steps 4096] [--eff-steps 20000] [--seeds 3] [--reps 2]
-                                          [--only ppo,sac,...]
+    .venv/bin/python benchmarks/bench_train.py [--quick] [--ppo-steps 40000] [--sac-steps 3000] [--rl2-steps 8192]
+                                               [--rlhf-steps 4096] [--eff-steps 20000] [--seeds 3] [--reps 2]
+                                               [--only ppo,sac,...]
 """
 from __future__ import annotations
 import argparse, tempfile, time

@@ -12,9 +12,9 @@ configuration in a fresh process whose whole process tree (Ray's raylet and work
    (0 runners, and 1 runner x 16 envs), growth after the first chunk (goal: peak <= 2.5 GB, growth <= 5%) and what
    loading all tasks at once would take.
 
-    .venv/bin/python tests/bench_scale.py                               # 1.
-    .venv/bin/python tests/bench_scale.py --bars 500000 --tasks 64 --chunk-size 8 --steps 2048   # 2.
-    .venv/bin/python tests/bench_scale.py --configs rllib0,rllib1 ...   # a subset of the configurations
+    .venv/bin/python benchmarks/bench_scale.py                               # 1.
+    .venv/bin/python benchmarks/bench_scale.py --bars 500000 --tasks 64 --chunk-size 8 --steps 2048   # 2.
+    .venv/bin/python benchmarks/bench_scale.py --configs rllib0,rllib1 ...   # a subset of the configurations
 
 Memory is reported as the sum over the process tree of RSS (counts shared pages once per process: an upper bound)
 and of PSS (shares them out: what the tree really costs). Both are sampled every 0.2 s.

@@ -1,6 +1,6 @@
 """Labeling benchmark: fast (numba) vs row-wise reference on the same synthetic bars, whole call and barrier scan alone, and the fast time on 1M bars.
 
-    .venv/bin/python tests/bench_labeling.py [--bars 20000] [--big 1000000] [--repeat 3]
+    .venv/bin/python benchmarks/bench_labeling.py [--bars 20000] [--big 1000000] [--repeat 3]
 
 Prints the timings and ratios measured side by side in this one run. Goals (issue 3): ratio >= 200x, 1M bars <= 1 s.
 """

@@ -3,7 +3,7 @@ live trader (PPO policy, risk gate, paper broker, JSONL log, state file); we mea
 decision for every bar, and check that none was dropped. The same through ccxt: FakeBinance's kline websocket
 (Binance's format) -> ccxt.pro -> ExchangeFeed -> trader with a CcxtBroker. Goal: p99 <= 5 ms.
 
-    .venv/bin/python tests/bench_live.py [--bars 5000] [--speed 2000] [--only replay|exchange]
+    .venv/bin/python benchmarks/bench_live.py [--bars 5000] [--speed 2000] [--only replay|exchange]
 """
 from __future__ import annotations
 import argparse, tempfile, time

@@ -5,7 +5,7 @@
 2. the share of SB3 PPO training time spent inside TradingEnv (reset + step), from a timing wrapper
    (issue goal: <= 10%).
 
-    .venv/bin/python tests/bench_env.py [--steps 200000] [--ppo-steps 20000] [--repeat 3]
+    .venv/bin/python benchmarks/bench_env.py [--steps 200000] [--ppo-steps 20000] [--repeat 3]
 """
 from __future__ import annotations
 import argparse, time
