@@ -4,7 +4,7 @@
 
 # %% ../../nbs/17d_live_service.ipynb #846ce70c
 from __future__ import annotations
-import argparse, asyncio, json, logging, os, signal, sys, time
+import argparse, asyncio, builtins, json, logging, os, signal, sys, time
 from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlparse
@@ -144,7 +144,8 @@ async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, stop: asyncio.
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-trade`."
     a = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not hasattr(builtins, "__IPYTHON__"):   # the command's log; called in a notebook, the notebook's logging stays its own
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_settings(a.settings)
         mode = trading_mode(cfg, a.exchange, a.sandbox, a.exchange_url, a.confirm_real_orders)
