@@ -76,7 +76,8 @@ def exchange_main(n_bars: int = 5_000, speed: float = 2_000, updates_per_bar: in
     from stable_baselines3 import PPO
     from algobot.data import synthetic_ohlcv
     from algobot.env import TradingEnv
-    from algobot.live.exchange import CcxtBroker, ExchangeFeed, make_exchange
+    from algobot.live.broker import CcxtBroker
+    from algobot.live.market import ExchangeFeed, make_exchange
     from algobot.live.feed import LiveFeed
     from algobot.live.orders import RiskGate, RiskLimits
     from algobot.live.service import run_exchange

@@ -1,4 +1,4 @@
-"""The oversight dashboard (`algobot-dashboard`, nbs/17d_live_dashboard.ipynb) in a real Chromium, over a real trader.
+"""The oversight dashboard (`algobot-dashboard`, nbs/17e_live_dashboard.ipynb) in a real Chromium, over a real trader.
 
 The dashboard runs as its own process (`python -m algobot.live.dashboard`, as `./run.sh dashboard` starts it) on
 127.0.0.1; the trader — a `LiveTrader` with a stand-in policy on synthetic hourly bars — runs in this process, and

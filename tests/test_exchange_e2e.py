@@ -11,7 +11,7 @@ from stable_baselines3 import PPO
 
 from algobot.data import synthetic_ohlcv
 from algobot.env import TradingEnv
-from algobot.live.exchange import OrderJournal
+from algobot.live.broker import OrderJournal
 from algobot.live.fake_exchange import ExchangeFaults, FakeBinance
 from algobot.live.trader import JsonlLog
 from algobot.train import save_model

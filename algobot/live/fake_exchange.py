@@ -4,7 +4,7 @@
 
 # %% ../../nbs/17a_live_fake_exchange.ipynb #bdfcb296
 from __future__ import annotations
-import asyncio, json, logging, time
+import asyncio, json, time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -13,12 +13,10 @@ from aiohttp import web, WSMsgType
 from fastcore.basics import patch
 
 from ..data import timeframe_minutes
-from .feed import Bar, ThreadedServer
-
-log = logging.getLogger(__name__)
+from .feed import Bar, SendPacer, ThreadedServer, is_loopback
 
 # %% auto #0
-__all__ = ['log', 'ExchangeFaults', 'FakeBinance']
+__all__ = ['ExchangeFaults', 'FakeBinance']
 
 # %% ../../nbs/17a_live_fake_exchange.ipynb #3604c750
 @dataclass
@@ -49,7 +47,7 @@ class FakeBinance(ThreadedServer):   # start_in_thread / stop_thread
                  faults: ExchangeFaults | None = None,
                  sleep: Callable[[float], Awaitable] = asyncio.sleep,  # passes a `pause_at` silence (ManualClock)
                  host: str = "127.0.0.1", port: int = 0):
-        if host not in ("127.0.0.1", "localhost", "::1"): raise ValueError(f"loopback only, not {host!r}")
+        if not is_loopback(host): raise ValueError(f"loopback only, not {host!r}")
         self.bars = [Bar(int(pd.Timestamp(t).value), o, h, l, c, v) for t, o, h, l, c, v in
                      zip(bars.timestamp, bars.open, bars.high, bars.low, bars.close, bars.volume)]
         self.closed = history                                  # bars [0, closed) are history
@@ -274,15 +272,15 @@ async def _new_order(self: FakeBinance, request: web.Request, p: dict, n: int) -
 @patch
 async def _stream_market(self: FakeBinance) -> None:
     "Move the market: each bar goes out as `updates_per_bar` in-progress klines and a closed one, to every subscriber."
-    f, t0, k = self.faults, None, 0
+    f, pace = self.faults, None
     async def send(payload: dict) -> bool:
-        nonlocal t0, k
+        nonlocal pace
         await self._subscribed.wait()
-        if t0 is None: t0 = time.perf_counter()
-        self.sent += 1; k += 1
+        if pace is None: pace = SendPacer(self.speed)    # the pace starts with the first subscriber
+        self.sent += 1
         if self.sent in f.pause_at:
             await self.sleep(f.pause_at[self.sent])
-            t0 = time.perf_counter() - k / self.speed if self.speed else t0
+            pace.resume()
         text = json.dumps({"e": "kline", "E": int(time.time() * 1000), "s": self.symbol, "k": payload})
         for ws in list(self.subscribers):
             try: await ws.send_str(text)
@@ -292,11 +290,7 @@ async def _stream_market(self: FakeBinance) -> None:
             self.subscribers.clear(); self._subscribed.clear()
             self.closed = min(len(self.bars), self.closed + f.missed_bars)  # the market moves on meanwhile
             return False
-        if self.speed:
-            lag = t0 + k / self.speed - time.perf_counter()
-            if lag > 0: await asyncio.sleep(lag)
-            elif k % 64 == 0: await asyncio.sleep(0)
-        elif k % 64 == 0: await asyncio.sleep(0)
+        await pace.sent()
         return True
     n_closed = 0
     while self.closed < len(self.bars):

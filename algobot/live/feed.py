@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_live_feed.ipynb #854c247f
 from __future__ import annotations
-import asyncio, datetime as dt, json, logging, math, threading, time
+import asyncio, datetime as dt, ipaddress, json, logging, math, socket, threading, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
@@ -17,16 +17,13 @@ from ..data import read_ohlcv, timeframe_minutes
 from ..env import DEFAULT_INDICATORS, FeatureRows
 from .features import IncrementalFeatures
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MessageError', 'Bar', 'Tick', 'iso', 'parse_message', 'BarAggregator', 'AppendResult', 'LiveFeed', 'run_async',
-           'ManualClock', 'Faults', 'ThreadedServer', 'ReplayServer', 'replay_main', 'FeedClient']
+__all__ = ['Bar', 'LiveFeed', 'run_async', 'ManualClock', 'Faults', 'ThreadedServer', 'is_loopback', 'SendPacer', 'ReplayServer',
+           'replay_main', 'FeedClient']
 
 # %% ../../nbs/14_live_feed.ipynb #cd5ab2a4
-class MessageError(ValueError):
-    "A feed message that breaks the schema."
-
 @dataclass(frozen=True, slots=True)
 class Bar:
     ts: int          # open time, ns since the epoch (UTC)
@@ -42,6 +39,10 @@ class Bar:
     def to_message(self, **extra) -> str:
         return json.dumps({"type": "bar", "timestamp": iso(self.ts), "open": self.open, "high": self.high,
                            "low": self.low, "close": self.close, "volume": self.volume, **extra})
+
+# %% ../../nbs/14_live_feed.ipynb #f990819e
+class MessageError(ValueError):
+    "A feed message that breaks the schema."
 
 @dataclass(frozen=True, slots=True)
 class Tick:
@@ -105,13 +106,15 @@ class BarAggregator:
         else: cur[2:] = max(cur[2], tick.price), min(cur[3], tick.price), tick.price, cur[5] + tick.volume
         return done
 
-# %% ../../nbs/14_live_feed.ipynb #8bf73544
+# %% ../../nbs/14_live_feed.ipynb #70518c6b
 @dataclass
 class AppendResult:
     accepted: bool
     reason: str = ""       # "duplicate", "out of order" when rejected
     gap_bars: int = 0      # bars missing before this one (0 = contiguous)
 
+
+# %% ../../nbs/14_live_feed.ipynb #8bf73544
 class LiveFeed:
     "A growing feed for TradingEnv: bars appended as they arrive, features updated incrementally."
     def __init__(self, timeframe: str,                            # bar length, e.g. "1h" (gaps are counted in bars)
@@ -215,6 +218,8 @@ class Faults:
     out_of_order_every: int = 0                                # re-send a bar from 5 messages earlier
     pause_at: dict[int, float] = field(default_factory=dict)   # messages sent in total -> seconds of silence (once)
 
+
+# %% ../../nbs/14_live_feed.ipynb #9caee0d7
 class ThreadedServer:
     "Mixin for an asyncio server with `start()` and `close()` coroutines: serve it from a daemon thread's own event loop."
     _loop: asyncio.AbstractEventLoop | None = None
@@ -236,6 +241,35 @@ class ThreadedServer:
             asyncio.run_coroutine_threadsafe(self.close(), self._loop).result(120)
             self._loop.call_soon_threadsafe(self._loop.stop); self._thread.join(120)
 
+
+# %% ../../nbs/14_live_feed.ipynb #a5ff1531
+def is_loopback(address: str) -> bool:
+    "Whether `address` (an IP or a host name) only reaches this machine."
+    if address in ("localhost", ""): return address == "localhost"
+    try: return ipaddress.ip_address(address).is_loopback
+    except ValueError: pass
+    try: return all(ipaddress.ip_address(a[4][0]).is_loopback for a in socket.getaddrinfo(address, None))
+    except OSError: return False
+
+# %% ../../nbs/14_live_feed.ipynb #9bf3f7ad
+class SendPacer:
+    "Paces a stream of sends at `speed` messages per second (0: as fast as possible, yielding to the loop every 64 sends)."
+    def __init__(self, speed: float):   # messages per second; 0: unpaced
+        self.speed, self.t0, self.k = speed, time.perf_counter(), 0
+
+    def resume(self) -> None:
+        "After a silence: keep the pace from now on instead of bursting to catch up."
+        if self.speed: self.t0 = time.perf_counter() - self.k / self.speed
+
+    async def sent(self) -> None:
+        "Count one send and wait until the next one is due."
+        self.k += 1
+        if self.speed:
+            lag = self.t0 + self.k / self.speed - time.perf_counter()
+            if lag > 0: await asyncio.sleep(lag); return
+        if self.k % 64 == 0: await asyncio.sleep(0)
+
+# %% ../../nbs/14_live_feed.ipynb #c0dfb9ec
 class ReplayServer(ThreadedServer):
     "Websocket server replaying OHLCV bars from a file, with fault injection. Loopback only."
     def __init__(self, file: str | Path,                      # OHLCV CSV to replay
@@ -246,7 +280,7 @@ class ReplayServer(ThreadedServer):
                  faults: Faults | None = None,                # injected faults
                  symbol: str | None = None,                   # `symbol` field of the messages; None: the file name
                  sleep: Callable[[float], Awaitable] = asyncio.sleep):  # passes a `pause_at` silence (ManualClock)
-        if host not in ("127.0.0.1", "localhost", "::1"):
+        if not is_loopback(host):
             raise ValueError(f"the replay server binds to loopback only, not {host!r}")
         path = Path(file)
         df = read_ohlcv(path).iloc[start:stop]
@@ -267,7 +301,7 @@ class ReplayServer(ThreadedServer):
             first = max(0, after - 2)  # 2 bars of overlap
         f = self.faults
         drop = f.drop_after[conn] if conn < len(f.drop_after) else None
-        t0, k = time.perf_counter(), 0
+        pace, k = SendPacer(self.speed), 0
         try:
             for i in range(first, len(self.bars)):
                 if drop is not None and k >= drop:
@@ -275,22 +309,18 @@ class ReplayServer(ThreadedServer):
                 if self.sent in f.pause_at and self.sent not in self._paused:
                     self._paused.add(self.sent)
                     await self.sleep(f.pause_at[self.sent])
-                    if self.speed: t0 = time.perf_counter() - k / self.speed   # resume the pace after the silence
+                    pace.resume()
                 if f.malformed_every and k and k % f.malformed_every == 0:
                     await ws.send('{"type": "bar", "timestamp": "garbage"')
                 if f.out_of_order_every and k and k % f.out_of_order_every == 0 and i >= 5:
                     await ws.send(self.bars[i - 5].to_message(symbol=self.symbol))
                 await ws.send(self.bars[i].to_message(symbol=self.symbol))
                 k += 1; self.sent += 1
-                if self.speed:
-                    lag = t0 + k / self.speed - time.perf_counter()
-                    if lag > 0: await asyncio.sleep(lag)
-                    elif k % 64 == 0: await asyncio.sleep(0)
-                elif k % 64 == 0: await asyncio.sleep(0)
+                await pace.sent()
             await ws.send(json.dumps({"type": "end"}))
             await ws.wait_closed()
         except Exception as e:  # a client that goes away mid-replay is not the server's problem
-            log.debug("replay connection %d ended: %s", conn, e)
+            _log.debug("replay connection %d ended: %s", conn, e)
 
     async def start(self) -> "ReplayServer":
         from websockets.asyncio.server import serve
@@ -305,6 +335,7 @@ class ReplayServer(ThreadedServer):
     def url(self) -> str: return f"ws://{self.host}:{self.port}/"
 
 
+# %% ../../nbs/14_live_feed.ipynb #956b25b7
 def replay_main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-replay`."
     import argparse

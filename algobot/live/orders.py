@@ -14,7 +14,7 @@ from ..env import average_entry
 from .feed import Bar
 
 # %% auto #0
-__all__ = ['RiskLimits', 'Account', 'Decision', 'RiskGate', 'Order', 'Fill', 'Broker', 'PaperBroker']
+__all__ = ['RiskLimits', 'Account', 'RiskGate', 'Order', 'Fill', 'Broker', 'PaperBroker']
 
 # %% ../../nbs/15_live_orders.ipynb #6f8d1dca
 @dataclass
@@ -48,6 +48,8 @@ class Account:
     @property
     def daily_loss(self) -> float: return max(0.0, (self.day_start - self.equity) / self.day_start)
 
+
+# %% ../../nbs/15_live_orders.ipynb #99b0bf3c
 @dataclass
 class Decision:
     accepted: bool
@@ -134,6 +136,8 @@ class Fill:
     fee: float
     ts: int
 
+
+# %% ../../nbs/15_live_orders.ipynb #cc2ef0a7
 class Broker(Protocol):
     """What an exchange adapter must provide (the paper broker is the reference):
 
@@ -153,6 +157,8 @@ class Broker(Protocol):
     def state_dict(self) -> dict: ...
     def load_state_dict(self, state: dict) -> None: ...
 
+
+# %% ../../nbs/15_live_orders.ipynb #fc4ed1da
 class PaperBroker:
     "Simulated execution: next-bar-open fills with spread/slippage, commission and partial fills."
     def __init__(self, commission: float = 0.0002,             # per unit of notional traded (as TradingEnv)

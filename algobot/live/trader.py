@@ -23,11 +23,10 @@ from ..rl2 import rl2_observation
 
 if TYPE_CHECKING: from algobot.live.adapt import OnlineAdapter   # callers that adapt import it (torch, learn2learn)
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'HALT_SUFFIX', 'JsonlLog', 'LiveTrader', 'halt_request_path', 'request_halt', 'read_halt_request', 'LivePlot',
-           'run_live', 'trade_replay']
+__all__ = ['JsonlLog', 'LiveTrader', 'halt_request_path', 'request_halt', 'read_halt_request', 'run_live', 'trade_replay']
 
 # %% ../../nbs/17_live_trader.ipynb #907327de
 class JsonlLog:
@@ -146,7 +145,7 @@ def _load_state(self: LiveTrader, s: dict) -> None:
     self.bars, self.orders, self.fills = s["bars"], s["orders"], s["fills"]
     self.halt_request = s.get("halt_request")
     self.feed.last_ts = s["feed"]["last_ts"]
-    log.info("resumed from %s: position %s, equity %.4f", self.state_path, self.account.position, self.account.equity)
+    _log.info("resumed from %s: position %s, equity %.4f", self.state_path, self.account.position, self.account.equity)
 
 # %% ../../nbs/17_live_trader.ipynb #f4274f00
 @patch
@@ -159,6 +158,14 @@ def check_stale(self: LiveTrader, now: float | None = None) -> bool:
     return self.gate.stale
 
 @patch
+async def watch_stale(self: LiveTrader, stop: asyncio.Event,   # checks until it is set
+                      every: float = 0.05) -> None:             # seconds between checks
+    "The watchdog: `check_stale` every `every` seconds while the feed is silent, until `stop` is set."
+    while not stop.is_set():
+        self.check_stale()
+        await asyncio.sleep(every)
+
+@patch
 def on_reject(self: LiveTrader, reason: str, text: str) -> None:
     "A malformed message (from the feed client)."
     self.log.write("message_rejected", reason=reason, text=text[:200])
@@ -169,12 +176,12 @@ def on_feed_event(self: LiveTrader, name: str, info: dict) -> None:
     self.log.write(f"feed_{name.replace(' ', '_')}", **info)
 
 # %% ../../nbs/17_live_trader.ipynb #5f14283b
-HALT_SUFFIX = ".halt.json"
+_HALT_FILE_SUFFIX = ".halt.json"   # beside the state file
 
 def halt_request_path(state_path: str | Path) -> Path:
     "The file through which an operator asks the trader writing `state_path` to halt."
     p = Path(state_path)
-    return p.with_name(p.name + HALT_SUFFIX)
+    return p.with_name(p.name + _HALT_FILE_SUFFIX)
 
 def request_halt(state_path: str | Path, reason: str = "", now: float | None = None) -> Path:
     "Ask the trader writing `state_path` to halt on its next bar (atomic `{reason, requested_at}`); the file's path."
@@ -189,6 +196,8 @@ def read_halt_request(state_path: str | Path) -> dict | None:
     except (OSError, ValueError) as e: return {"reason": f"unreadable halt request ({e})", "requested_at": None}
     return req if isinstance(req, dict) else {"reason": "unreadable halt request", "requested_at": None}
 
+
+# %% ../../nbs/17_live_trader.ipynb #d9ad6a32
 @patch
 def check_halt_request(self: LiveTrader) -> bool:
     "Honour a new halt request (one `stat` per bar): halt the gate, cancel open orders, log `halt`; whether it did."
@@ -343,11 +352,7 @@ async def run_live(trader: LiveTrader, url: str, max_bars: int | None = None, st
     client = FeedClient(url, on_bar, trader.feed.timeframe, on_reject=trader.on_reject, on_event=trader.on_feed_event,
                         max_reconnects=max_reconnects, clock=trader.clock)
     if trader.feed.last_ts is not None: client.last_bar_ts = trader.feed.last_ts   # resume: ask only for newer bars
-    async def watchdog():
-        while not stop.is_set():
-            trader.check_stale()
-            await asyncio.sleep(stale_check)
-    dog = asyncio.create_task(watchdog())
+    dog = asyncio.create_task(trader.watch_stale(stop, stale_check))
     try: await client.run(stop)
     finally:
         stop.set(); await dog
