@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['OHLCV_COLUMNS', 'LAYOUTS', 'DataValidationError', 'fail_at', 'utc_timestamps', 'map_file', 'detect_layout',
-           'describe_mapping']
+__all__ = ['OHLCV_COLUMNS', 'DataValidationError', 'fail_at', 'utc_timestamps', 'map_file', 'detect_layout', 'describe_mapping']
 
 # %% ../nbs/00a_layouts.ipynb #f93fc79c
 OHLCV_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]  # the schema every layout is mapped to
