@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 # %% auto #0
-__all__ = ['SETTINGS_FILE', 'PROVENANCE_PACKAGES', 'SettingsError', 'find_project_root', 'Settings', 'load_settings',
-           'atomic_path', 'atomic_write_text', 'sha256_checksum', 'provenance']
+__all__ = ['SettingsError', 'find_project_root', 'Settings', 'load_settings', 'atomic_path', 'atomic_write_text',
+           'sha256_checksum', 'provenance']
 
 # %% ../nbs/00_config.ipynb #d27d8c9a
 SETTINGS_FILE = "settings.ini"
 
+# %% ../nbs/00_config.ipynb #3192399e
 class SettingsError(ValueError):
     "A missing, unknown or invalid run setting."
 
@@ -179,6 +180,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 PROVENANCE_PACKAGES = ("algobot", "numpy", "pandas", "torch", "gymnasium", "stable-baselines3", "sb3-contrib",
                        "pandas-ta", "numba", "optuna")
 
+# %% ../nbs/00_config.ipynb #a0c93232
 def sha256_checksum(path: str | Path) -> str:
     "SHA-256 of a file, or of a directory's files (relative names and contents, in sorted order)."
     path, h = Path(path), hashlib.sha256()

@@ -12,15 +12,17 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pandas_ta as ta
+from fastcore.basics import patch
 from gymnasium import spaces
 
-from .data import validate_ohlcv
-from .rewards import BaseReward, RewardFunction, Transition
+from algobot.data import validate_ohlcv
+from algobot.rewards import BaseReward, RewardFunction, Transition
+import numba
+from stable_baselines3.common.vec_env import VecEnv
 
 # %% auto #0
-__all__ = ['INDICATORS', 'DEFAULT_INDICATORS', 'OBS_CLIP', 'REWARD_SCALE', 'DISCRETE_TARGETS', 'ENV_ID', 'Indicator', 'obs_dim',
-           'FeatureRows', 'compute_features', 'Feed', 'HistoricalFeed', 'rescale_volatility', 'average_entry',
-           'TradingEnv', 'TradingVecEnv']
+__all__ = ['INDICATORS', 'DEFAULT_INDICATORS', 'DISCRETE_TARGETS', 'obs_dim', 'FeatureRows', 'compute_features', 'Feed',
+           'HistoricalFeed', 'rescale_volatility', 'average_entry', 'TradingEnv', 'TradingVecEnv']
 
 # %% ../nbs/04_env.ipynb #e15617a5
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ def _bbands(df, sigma, p):
     return 2 * bb.filter(like="BBP").iloc[:, 0] - 1
 def _adx(df, sigma, p): return ta.adx(df.high, df.low, df.close, length=p["length"])[f"ADX_{p['length']}"] / 25 - 1
 
+# %% ../nbs/04_env.ipynb #97cf2dd8
 #: The one indicator table: name -> Indicator. `compute_features` and the live `IncrementalFeatures` both read it.
 INDICATORS: dict[str, Indicator] = {i.name: i for i in (
     Indicator("atr", {"length": 14}, 13, _atr),                           # average true range / close / sigma
@@ -55,13 +58,15 @@ INDICATORS: dict[str, Indicator] = {i.name: i for i in (
     Indicator("adx", {"length": 14}, 13, _adx),                           # ADX / 25 - 1
 )}
 DEFAULT_INDICATORS = ("atr", "rsi")
+
+# %% ../nbs/04_env.ipynb #2b11a635
 OBS_CLIP = 10.0
 REWARD_SCALE = 100.0  # TradingEnv's default reward multiplier: rewards in percent of starting equity
 
+# %% ../nbs/04_env.ipynb #506fb5b0
 def obs_dim(window: int = 32, indicators: Sequence[str] = DEFAULT_INDICATORS) -> int:
     "Length of TradingEnv's observation: `window` scaled returns, one value per indicator, position, unrealised PnL."
     return window + len(indicators) + 2
-
 
 # %% ../nbs/04_env.ipynb #dcc2ed8a
 def _clip32(x) -> np.ndarray: return np.clip(np.asarray(x, dtype=float), -OBS_CLIP, OBS_CLIP).astype(np.float32)
@@ -125,53 +130,60 @@ class FeatureRows:
         if len(ts) and ts.min() < self._start: out[ts < self._start, :w] = np.nan
         return out
 
-    def __getitem__(self, key) -> np.ndarray:
-        "numpy indexing of the dense (n, n_features) array — `rows[t]`, `rows[a:b]`, `rows[idx, j]` — building only the rows asked for."
-        rows, cols = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
-        if len(cols) > 1: raise IndexError("FeatureRows is 2-D")
-        if isinstance(rows, (int, np.integer)): dense = self.row_into(range(self._n)[rows], np.empty(self._nf, np.float32))  # checked
-        elif isinstance(rows, slice): r = range(self._n)[rows]; dense = self.take(np.arange(r.start, r.stop, r.step))
-        else: dense = self.take(np.arange(self._n)[rows])
-        return dense[(Ellipsis, *cols)] if cols else dense
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        a = self[:]
-        return a if dtype is None else a.astype(dtype)
-
-    def valid(self) -> np.ndarray:
-        "(n,) bool: the row is defined throughout (every value finite)."
-        n, w = self._n, self.window
-        bad = np.r_[0, np.cumsum(~np.isfinite(self._r[:w - 1 + n]))]   # non-finite returns in each window, by differences
-        ok = (bad[w:w + n] == bad[:n]) & np.isfinite(self.columns).all(axis=1)
-        ok[:max(self._start, 0)] = False
-        return ok
-
-    @property
-    def first_valid(self) -> int:
-        "First row defined throughout (n if none is)."
-        ok = np.flatnonzero(self.valid())
-        return int(ok[0]) if len(ok) else self._n
-
-    def append(self, ret: float, columns: Sequence[float]) -> None:
-        "Add the next bar's return and columns (a live feed), doubling the storage when full."
-        n, w = self._n, self.window
-        if n == len(self._cols):
-            r = np.full(w - 1 + 2 * n, np.nan, np.float32); r[:len(self._r)] = self._r
-            c = np.full((2 * n, self._cols.shape[1]), np.nan, np.float32); c[:n] = self._cols
-            self._r, self._cols, self._win = r, c, np.lib.stride_tricks.sliding_window_view(r, w)
-        self._r[w - 1 + n], self._cols[n] = _clip32(ret), _clip32(columns)
-        self._n = n + 1
-
-    def with_columns(self, extra: np.ndarray) -> "FeatureRows":
-        "These rows with per-bar columns (n,) or (n, j) appended after the existing ones (sharing the return series)."
-        new = copy.copy(self)
-        new._cols = np.c_[self.columns, _clip32(extra).reshape(self._n, -1)]
-        new._nf = self._nf + new._cols.shape[1] - self._cols.shape[1]
-        return new
-
     def __repr__(self) -> str:
         return f"FeatureRows({self._n} rows x {self._nf}: window {self.window} + {self._nf - self.window} columns, {self.nbytes / 2**20:.1f} MiB)"
 
+
+# %% ../nbs/04_env.ipynb #e9577cff
+@patch
+def __getitem__(self: FeatureRows, key) -> np.ndarray:
+    "numpy indexing of the dense (n, n_features) array — `rows[t]`, `rows[a:b]`, `rows[idx, j]` — building only the rows asked for."
+    rows, cols = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+    if len(cols) > 1: raise IndexError("FeatureRows is 2-D")
+    if isinstance(rows, (int, np.integer)): dense = self.row_into(range(self._n)[rows], np.empty(self._nf, np.float32))  # checked
+    elif isinstance(rows, slice): r = range(self._n)[rows]; dense = self.take(np.arange(r.start, r.stop, r.step))
+    else: dense = self.take(np.arange(self._n)[rows])
+    return dense[(Ellipsis, *cols)] if cols else dense
+
+@patch
+def __array__(self: FeatureRows, dtype=None, copy=None) -> np.ndarray:
+    a = self[:]
+    return a if dtype is None else a.astype(dtype)
+
+# %% ../nbs/04_env.ipynb #97acfb68
+@patch
+def valid(self: FeatureRows) -> np.ndarray:
+    "(n,) bool: the row is defined throughout (every value finite)."
+    n, w = self._n, self.window
+    bad = np.r_[0, np.cumsum(~np.isfinite(self._r[:w - 1 + n]))]   # non-finite returns in each window, by differences
+    ok = (bad[w:w + n] == bad[:n]) & np.isfinite(self.columns).all(axis=1)
+    ok[:max(self._start, 0)] = False
+    return ok
+
+@patch(as_prop=True)
+def first_valid(self: FeatureRows) -> int:
+    "First row defined throughout (n if none is)."
+    ok = np.flatnonzero(self.valid())
+    return int(ok[0]) if len(ok) else self._n
+
+@patch
+def append(self: FeatureRows, ret: float, columns: Sequence[float]) -> None:
+    "Add the next bar's return and columns (a live feed), doubling the storage when full."
+    n, w = self._n, self.window
+    if n == len(self._cols):
+        r = np.full(w - 1 + 2 * n, np.nan, np.float32); r[:len(self._r)] = self._r
+        c = np.full((2 * n, self._cols.shape[1]), np.nan, np.float32); c[:n] = self._cols
+        self._r, self._cols, self._win = r, c, np.lib.stride_tricks.sliding_window_view(r, w)
+    self._r[w - 1 + n], self._cols[n] = _clip32(ret), _clip32(columns)
+    self._n = n + 1
+
+@patch
+def with_columns(self: FeatureRows, extra: np.ndarray) -> "FeatureRows":
+    "These rows with per-bar columns (n,) or (n, j) appended after the existing ones (sharing the return series)."
+    new = copy.copy(self)
+    new._cols = np.c_[self.columns, _clip32(extra).reshape(self._n, -1)]
+    new._nf = self._nf + new._cols.shape[1] - self._cols.shape[1]
+    return new
 
 # %% ../nbs/04_env.ipynb #2c8e2235
 def compute_features(df: pd.DataFrame, window: int = 32, indicators: Sequence[str] = DEFAULT_INDICATORS,
@@ -245,6 +257,7 @@ def average_entry(position: float, new_position: float, entry: float, price: flo
     if abs(new_position) > abs(position): return (entry * abs(position) + price * (abs(new_position) - abs(position))) / abs(new_position)
     return entry
 
+# %% ../nbs/04_env.ipynb #e408daa0
 DISCRETE_TARGETS = (-1.0, 0.0, 1.0)  # sell / hold / buy
 _TARGET_VECTORS = {t: np.array([t], np.float32) for t in DISCRETE_TARGETS}  # shared, read-only action vectors
 for _v in _TARGET_VECTORS.values(): _v.flags.writeable = False
@@ -335,83 +348,86 @@ class TradingEnv(gym.Env):
 
     def _observation(self, t: int) -> np.ndarray: return self.observe(t, self._pos, self._entry)
 
-    # -- gymnasium API ----------------------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        "Start an episode. options: `start` (bar), `spread`, `max_fill` (per-episode perturbations)."
-        super().reset(seed=seed)
-        options = options or {}
-        if not isinstance(self.feed, HistoricalFeed): self.span = self._check_span(self._span_arg)
-        start, stop = self.span
-        if "start" in options: t0 = int(options["start"])
-        elif self.episode == "full": t0 = start
-        else: t0 = int(self.np_random.integers(start, max(start + 1, stop - 1 - self.max_episode_steps)))
-        if not start <= t0 < stop - 1: raise ValueError(f"start bar {t0} outside span {self.span}")
-        self._stop = stop if self.episode == "full" else min(stop, t0 + self.max_episode_steps + 1)
-        self.spread = options.get("spread", self._base_spread)
-        self.max_fill = options.get("max_fill", self._base_max_fill)
-        self._t, self._pos, self._entry, self._equity, self._peak, self._dd, self._steps = t0, 0.0, 1.0, 1.0, 1.0, 0.0, 0
-        self.reward_fn.reset()
-        self._obs = self._observation(t0)
-        return self._obs, {"t": t0, "equity": 1.0, "position": 0.0}
+# %% ../nbs/04_env.ipynb #afde3179
+@patch
+def reset(self: TradingEnv, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    "Start an episode. options: `start` (bar), `spread`, `max_fill` (per-episode perturbations)."
+    super(TradingEnv, self).reset(seed=seed)
+    options = options or {}
+    if not isinstance(self.feed, HistoricalFeed): self.span = self._check_span(self._span_arg)
+    start, stop = self.span
+    if "start" in options: t0 = int(options["start"])
+    elif self.episode == "full": t0 = start
+    else: t0 = int(self.np_random.integers(start, max(start + 1, stop - 1 - self.max_episode_steps)))
+    if not start <= t0 < stop - 1: raise ValueError(f"start bar {t0} outside span {self.span}")
+    self._stop = stop if self.episode == "full" else min(stop, t0 + self.max_episode_steps + 1)
+    self.spread = options.get("spread", self._base_spread)
+    self.max_fill = options.get("max_fill", self._base_max_fill)
+    self._t, self._pos, self._entry, self._equity, self._peak, self._dd, self._steps = t0, 0.0, 1.0, 1.0, 1.0, 0.0, 0
+    self.reward_fn.reset()
+    self._obs = self._observation(t0)
+    return self._obs, {"t": t0, "equity": 1.0, "position": 0.0}
 
-    def target_position(self, action) -> float:
-        "The target position an action asks for (validated)."
-        if self.action_type == "discrete":
-            try: i = operator.index(action)  # a Python or numpy integer: the fast path
-            except TypeError:
-                arr = np.asarray(action)       # e.g. a one-element integer array
-                i = int(arr.item()) if arr.size == 1 and arr.dtype.kind in "iu" else -1
-            if not 0 <= i <= 2: raise ValueError(f"invalid action {action!r} for Discrete(3)")
-            return DISCRETE_TARGETS[i]
-        a = float(action[0]) if isinstance(action, np.ndarray) and action.shape == (1,) else float(np.asarray(action, np.float64).reshape(-1)[0])
-        if not math.isfinite(a): raise ValueError(f"invalid action {action!r}")
-        return -1.0 if a < -1.0 else (1.0 if a > 1.0 else a)
+@patch
+def target_position(self: TradingEnv, action) -> float:
+    "The target position an action asks for (validated)."
+    if self.action_type == "discrete":
+        try: i = operator.index(action)  # a Python or numpy integer: the fast path
+        except TypeError:
+            arr = np.asarray(action)       # e.g. a one-element integer array
+            i = int(arr.item()) if arr.size == 1 and arr.dtype.kind in "iu" else -1
+        if not 0 <= i <= 2: raise ValueError(f"invalid action {action!r} for Discrete(3)")
+        return DISCRETE_TARGETS[i]
+    a = float(action[0]) if isinstance(action, np.ndarray) and action.shape == (1,) else float(np.asarray(action, np.float64).reshape(-1)[0])
+    if not math.isfinite(a): raise ValueError(f"invalid action {action!r}")
+    return -1.0 if a < -1.0 else (1.0 if a > 1.0 else a)
 
-    def step(self, action):
-        if self._t is None: raise RuntimeError("call reset() before step()")
-        t, pos, equity = self._t, self._pos, self._equity
-        target = self.target_position(action)
-        delta = target - pos
-        if self.max_fill is not None and abs(delta) > self.max_fill: delta = self.max_fill if delta > 0 else -self.max_fill
-        new_pos = pos + delta
-        price = self.feed.close[t]
-        cost = abs(delta) * (self.commission + self.spread) * equity
-        self._entry = average_entry(pos, new_pos, self._entry, price)
-        if not self.feed.wait_for(t + 1): raise RuntimeError(f"feed has no bar {t + 1}")
-        t1 = t + 1
-        pnl = new_pos * (self.feed.close[t1] / price - 1.0) * equity
-        equity = equity + pnl - cost
-        peak = equity if equity > self._peak else self._peak
-        prev_dd, dd = self._dd, 1.0 - equity / peak
-        self._t, self._pos, self._equity, self._peak, self._dd = t1, new_pos, equity, peak, dd
-        self._steps += 1
-        obs = self._observation(t1)
-        act = _TARGET_VECTORS[target] if target in _TARGET_VECTORS else np.array([target], np.float32)
-        reward, parts = self.reward_fn(Transition(self._obs, act, obs, pnl, cost, new_pos, pos, dd, prev_dd, equity))
-        self._obs = obs
-        terminated = equity <= self.bust_equity
-        truncated = not terminated and t1 >= self._stop - 1
-        info = {"t": t1, "price": self.feed.close[t1], "pnl": pnl, "cost": cost, "traded": abs(delta), "position": new_pos,
-                "equity": equity, "drawdown": dd, **parts}
-        return obs, float(reward * self.reward_scale), terminated, truncated, info
+# %% ../nbs/04_env.ipynb #5f1d1e04
+@patch
+def step(self: TradingEnv, action):
+    if self._t is None: raise RuntimeError("call reset() before step()")
+    t, pos, equity = self._t, self._pos, self._equity
+    target = self.target_position(action)
+    delta = target - pos
+    if self.max_fill is not None and abs(delta) > self.max_fill: delta = self.max_fill if delta > 0 else -self.max_fill
+    new_pos = pos + delta
+    price = self.feed.close[t]
+    cost = abs(delta) * (self.commission + self.spread) * equity
+    self._entry = average_entry(pos, new_pos, self._entry, price)
+    if not self.feed.wait_for(t + 1): raise RuntimeError(f"feed has no bar {t + 1}")
+    t1 = t + 1
+    pnl = new_pos * (self.feed.close[t1] / price - 1.0) * equity
+    equity = equity + pnl - cost
+    peak = equity if equity > self._peak else self._peak
+    prev_dd, dd = self._dd, 1.0 - equity / peak
+    self._t, self._pos, self._equity, self._peak, self._dd = t1, new_pos, equity, peak, dd
+    self._steps += 1
+    obs = self._observation(t1)
+    act = _TARGET_VECTORS[target] if target in _TARGET_VECTORS else np.array([target], np.float32)
+    reward, parts = self.reward_fn(Transition(self._obs, act, obs, pnl, cost, new_pos, pos, dd, prev_dd, equity))
+    self._obs = obs
+    terminated = equity <= self.bust_equity
+    truncated = not terminated and t1 >= self._stop - 1
+    info = {"t": t1, "price": self.feed.close[t1], "pnl": pnl, "cost": cost, "traded": abs(delta), "position": new_pos,
+            "equity": equity, "drawdown": dd, **parts}
+    return obs, float(reward * self.reward_scale), terminated, truncated, info
 
-    @property
-    def current_bar(self) -> int | None:
-        "Index of the bar the agent is at (None before `reset`)."
-        return self._t
+@patch(as_prop=True)
+def current_bar(self: TradingEnv) -> int | None:
+    "Index of the bar the agent is at (None before `reset`)."
+    return self._t
 
-    def render(self):
-        if self.render_mode == "ansi" and self._t is not None:
-            return (f"bar {self._t} ({self.feed.timestamps[self._t]}) close {self.feed.close[self._t]:.5g} "
-                    f"position {self._pos:+.2f} equity {self._equity:.4f} drawdown {self._dd:.2%}")
+@patch
+def render(self: TradingEnv):
+    if self.render_mode == "ansi" and self._t is not None:
+        return (f"bar {self._t} ({self.feed.timestamps[self._t]}) close {self.feed.close[self._t]:.5g} "
+                f"position {self._pos:+.2f} equity {self._equity:.4f} drawdown {self._dd:.2%}")
 
+# %% ../nbs/04_env.ipynb #c6dfc858
 ENV_ID = "AlgoBot/Trading-v0"
 if ENV_ID not in gym.registry: gym.register(ENV_ID, entry_point="algobot.env:TradingEnv")
 
 # %% ../nbs/04_env.ipynb #d2ada6bb
-import numba
-from stable_baselines3.common.vec_env import VecEnv
-
 @numba.njit(cache=True)
 def _vec_step(target, t, pos, entry, equity, peak, dd, stop, close, sigma, cost_rate, lam, mu, scale, bust,
               reward, terminated, truncated, unrealised):
@@ -436,6 +452,7 @@ def _vec_step(target, t, pos, entry, equity, peak, dd, stop, close, sigma, cost_
         u = new * (close[t1] / entry[i] - 1) / sigma[t1] if new != 0 else 0.0
         unrealised[i] = u if u != u else min(max(u, -OBS_CLIP), OBS_CLIP)   # NaN stays NaN, as np.clip leaves it
 
+# %% ../nbs/04_env.ipynb #8d43a16f
 class TradingVecEnv(VecEnv):
     "`n_envs` TradingEnv episodes over one task stepped together with numpy (base reward only); an SB3 VecEnv."
     def __init__(self, data: pd.DataFrame | HistoricalFeed,  # OHLCV frame or a precomputed feed
@@ -471,10 +488,9 @@ class TradingVecEnv(VecEnv):
         self.pos[idx], self.entry[idx], self.equity[idx], self.peak[idx], self.dd[idx] = 0.0, 1.0, 1.0, 1.0, 0.0
 
     def _obs(self, idx=slice(None)) -> np.ndarray:
-        t, pos = self.t[idx], self.pos[idx]
-        obs = self.rows.take(t, extra=2)
-        obs[:, -2] = pos
-        obs[:, -1] = np.clip(np.where(pos != 0, pos * (self.close[t] / self.entry[idx] - 1) / self.sigma[t], 0.0), -OBS_CLIP, OBS_CLIP)
+        "Observations of freshly started episodes: flat, so position and unrealised PnL are 0 (a step computes them, `_vec_step`)."
+        obs = self.rows.take(self.t[idx], extra=2)
+        obs[:, -2:] = 0.0
         return obs
 
     def reset(self, starts: np.ndarray | None = None) -> np.ndarray:
@@ -483,7 +499,6 @@ class TradingVecEnv(VecEnv):
         self._reset_seeds()
         self._start(np.arange(self.num_envs), None if starts is None else np.asarray(starts))
         return self._obs()
-
     def step_async(self, actions: np.ndarray) -> None: self._actions = np.asarray(actions)
 
     def step_wait(self):
@@ -507,7 +522,6 @@ class TradingVecEnv(VecEnv):
             self._start(idx)
             obs[idx] = self._obs(idx)
         return obs, reward.astype(np.float32), done, infos
-
     def close(self) -> None: pass
     def get_attr(self, attr_name, indices=None): return [getattr(self.single, attr_name)] * len(self._get_indices(indices))
     def set_attr(self, attr_name, value, indices=None): setattr(self.single, attr_name, value)

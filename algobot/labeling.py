@@ -15,12 +15,12 @@ import pandas as pd
 import pandas_ta as ta
 from tqdm.auto import tqdm
 
-from .config import atomic_write_text
+from algobot.config import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'LABEL_COLUMNS', 'Label', 'label_atr_barriers', 'SaveResult', 'save_processed']
+__all__ = ['Label', 'label_atr_barriers']
 
 # %% ../nbs/02_labeling.ipynb #1e139fa3
 class Label(IntEnum):
@@ -31,6 +31,7 @@ class Label(IntEnum):
     SELL_TARGET_HIT = 3
     SELL_SL_HIT = 4
 
+# %% ../nbs/02_labeling.ipynb #cd9e9c78
 LABEL_COLUMNS = ["atr", "sl_buy", "target_buy", "sl_sell", "target_sell", "label"]
 
 # %% ../nbs/02_labeling.ipynb #c15dd2e1

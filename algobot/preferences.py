@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_preferences.ipynb #62e2fc45
 from __future__ import annotations
-import datetime as dt, json, logging, os, warnings
+import datetime as dt, importlib.resources, json, logging, os, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
@@ -13,16 +13,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .env import TradingEnv
-from .metrics import as_policy
-from .tasks import TradingTask
+from algobot.env import TradingEnv
+from algobot.metrics import as_policy
+from algobot.tasks import TradingTask
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'CHOICES', 'MARKERS', 'Clip', 'sample_clips', 'make_pairs', 'PreferenceStore', 'Labeller', 'HeuristicLabeller',
-           'label_pairs', 'clip_x', 'date_axis', 'clip_stats', 'clip_span', 'marker_legend', 'plot_clip', 'plot_pair',
-           'figure_png', 'PreferenceWidget']
+__all__ = ['CHOICES', 'Clip', 'sample_clips', 'make_pairs', 'PreferenceStore', 'Labeller', 'HeuristicLabeller', 'label_pairs',
+           'plot_pair', 'PreferenceWidget']
 
 # %% ../nbs/10_preferences.ipynb #88b56a50
 @dataclass
@@ -62,6 +61,7 @@ class Clip:
         return cls(d["id"], d["task"], int(d["start"]), a("obs", np.float32), a("actions"), a("price"), a("position"),
                    a("equity"), a("cost"), None if t is None else np.asarray(t, "datetime64[ns]"))
 
+# %% ../nbs/10_preferences.ipynb #c7dc5ecc
 def _bar_times(feed, start: int, n: int) -> np.ndarray | None:
     "Times of bars `start` .. `start + n - 1` of `feed` as naive UTC datetime64[ns] (None if the feed has none)."
     ts = getattr(feed, "timestamps", None)
@@ -98,6 +98,7 @@ def sample_clips(policy,                          # SB3 model, callable obs -> a
                           np.array(A), np.array(P), np.array(Q), np.array(E), np.array(C), _bar_times(env.feed, start, len(P))))
     return clips
 
+# %% ../nbs/10_preferences.ipynb #ef6f0afa
 def make_pairs(clips: Sequence[Clip], n_pairs: int, seed: int = 0, same_task: bool = True) -> list[tuple[Clip, Clip]]:
     "Random distinct pairs of clips (from the same task when `same_task`, so the comparison is about the trading)."
     rng = np.random.default_rng(seed)
@@ -228,6 +229,7 @@ def marker_legend(fig, **kw):
     kw = {"loc": "lower center", "ncol": len(handles), "frameon": False, "fontsize": 8, **kw}
     return fig.legend(handles=handles, **kw)
 
+# %% ../nbs/10_preferences.ipynb #abf159cd
 def plot_clip(clip: Clip, axes=None, title: str = ""):
     "Price with position changes (▲ long, ▼ short, ● flat) and the equity curve of one clip; stats in the title, dates on x."
     own = axes is None
@@ -252,6 +254,7 @@ def plot_clip(clip: Clip, axes=None, title: str = ""):
         fig.tight_layout(rect=(0, 0.1, 1, 1))
     return axes
 
+# %% ../nbs/10_preferences.ipynb #144d39c8
 def plot_pair(left: Clip, right: Clip):
     "Two clips side by side, with a legend for the markers below them."
     fig, axes = plt.subplots(2, 2, figsize=(11, 4.4), gridspec_kw={"height_ratios": [2, 1]})
@@ -264,109 +267,8 @@ def plot_pair(left: Clip, right: Clip):
     return fig
 
 # %% ../nbs/10_preferences.ipynb #78966644
-_WIDGET_ESM = r"""
-function div(cls) { const d = document.createElement("div"); d.className = cls; return d; }
-
-function render({ model, el }) {
-  const root = div("algobot-pref");
-  root.tabIndex = 0;                       // the widget itself takes the keyboard focus (clicks move it here)
-  root.setAttribute("role", "group");
-  root.setAttribute("aria-label", "preference labeller");
-  const head = div("algobot-pref-progress"), figure = div("algobot-pref-figure"), bar = div("algobot-pref-buttons"),
-        status = div("algobot-pref-status"), hint = div("algobot-pref-hint");
-  root.append(head, figure, bar, status, hint);
-  el.append(root);
-
-  let shown = -1;     // index of the pair whose chart is on screen (-1: none): every answer carries it
-  let sent = false;   // an answer for `shown` is on its way to the kernel: buttons and keys wait for the next pair
-  let drawing = 0;
-  const keys = {}, buttons = [];
-  for (const [choice, label, key] of model.get("buttons")) {
-    const b = document.createElement("button");
-    b.className = "jupyter-widgets jupyter-button widget-button algobot-pref-button";
-    b.textContent = label; b.title = `key ${key}`; b.tabIndex = -1; b.dataset.choice = choice; b.disabled = true;
-    b.addEventListener("click", (e) => { if (e.detail <= 1) answer(choice, "click"); });  // a double click's 2nd: no
-    keys[key] = choice; buttons.push(b); bar.append(b);
-  }
-
-  function sync() {
-    const finished = model.get("finished"), ready = shown >= 0 && !sent && !finished;
-    for (const b of buttons) b.disabled = !ready;
-    root.dataset.state = finished ? "done" : (ready ? "ready" : "busy");
-    root.dataset.index = String(shown);
-  }
-  function answer(choice, source) {
-    if (shown < 0 || sent || model.get("finished")) return;
-    sent = true; sync();
-    model.send({ type: "answer", choice, index: shown, source });
-  }
-  function hintText() {
-    if (model.get("finished")) return "";
-    return root.matches(":focus-within") ? "Keys a / s / d / x answer the pair above (the labeller has the keyboard)."
-                                         : "Click the chart or a button, then keys a / s / d / x answer too.";
-  }
-  async function draw() {
-    const mine = ++drawing;
-    head.textContent = model.get("progress");
-    if (model.get("finished")) {         // clear the last pair: only the summary stays
-      shown = -1; sent = false;
-      figure.replaceChildren(); bar.replaceChildren();
-      status.className = "algobot-pref-status"; status.textContent = model.get("message");
-      hint.textContent = ""; sync(); return;
-    }
-    const src = model.get("image"), index = model.get("index");
-    let content = div("algobot-pref-caption");
-    content.textContent = model.get("caption");
-    if (src) {
-      const img = new Image();
-      img.alt = model.get("caption"); img.src = src;
-      try { await img.decode(); } catch (e) {}
-      content = img;
-    }
-    if (mine !== drawing) return;       // a newer pair arrived meanwhile
-    figure.replaceChildren(content);
-    shown = index; sent = false;        // only now is this pair on screen
-    status.className = "algobot-pref-status"; status.textContent = model.get("message");
-    hint.textContent = hintText(); sync();
-  }
-
-  root.addEventListener("mousedown", (e) => {   // a click anywhere in the widget gives it the keyboard
-    if (e.button !== 0) return;
-    e.preventDefault();
-    root.focus({ preventScroll: true });
-  });
-  root.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || e.key.length !== 1) return;  // Shift+Enter, Esc, Ctrl+S...: JupyterLab's
-    e.preventDefault(); e.stopPropagation();   // a plain key never reaches JupyterLab's shortcuts (x, d d, a, b, m ...)
-    const choice = keys[e.key.toLowerCase()];
-    if (choice && !e.repeat) answer(choice, "key");
-  });
-  root.addEventListener("focusin", () => { hint.textContent = hintText(); });
-  root.addEventListener("focusout", () => { hint.textContent = hintText(); });
-  model.on("msg:custom", (msg) => {            // the kernel refused an answer (e.g. it could not be stored)
-    if (msg.type !== "rejected" || model.get("finished")) return;
-    if (msg.index === shown) sent = false;
-    status.className = "algobot-pref-status" + (msg.error ? " algobot-pref-error" : "");
-    status.textContent = msg.error || "";
-    sync();
-  });
-  model.on("change:index", draw); model.on("change:image", draw); model.on("change:finished", draw);
-  model.on("change:progress", () => { head.textContent = model.get("progress"); });
-  draw();
-}
-export default { render };
-"""
-
-_WIDGET_CSS = """
-.algobot-pref { border: 2px solid transparent; border-radius: 4px; padding: 4px; outline: none; }
-.algobot-pref:focus-within { border-color: var(--jp-brand-color1, #1976d2); }
-.algobot-pref-progress { font-weight: bold; margin-bottom: 2px; }
-.algobot-pref-figure img { display: block; max-width: 100%; height: auto; }
-.algobot-pref-buttons { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 4px; }
-.algobot-pref-button { width: 170px; }
-.algobot-pref-hint { font-size: 0.85em; color: var(--jp-ui-font-color2, #666); margin-top: 2px; }
-.algobot-pref-error { color: var(--jp-error-color1, #d32f2f); }
-"""
+_WIDGET_ESM = Path(str(importlib.resources.files("algobot"))) / "preferences_widget.js"   # hand-written, shipped beside
+_WIDGET_CSS = _WIDGET_ESM.with_suffix(".css")                                                  # this module (package data)
 
 _VIEW = None
 
@@ -377,7 +279,7 @@ def _view_class():
         import anywidget, traitlets as T
         class PreferenceView(anywidget.AnyWidget):
             "Browser side of `PreferenceWidget`: draws the pair, sends answers tagged with the index of the pair drawn."
-            _esm, _css = _WIDGET_ESM, _WIDGET_CSS
+            _esm, _css = _WIDGET_ESM, _WIDGET_CSS   # anywidget reads the files
             buttons = T.List().tag(sync=True)        # [choice, label, key] in display order
             index = T.Int(-1).tag(sync=True)         # index of the pair to draw (-1: none)
             image = T.Unicode("").tag(sync=True)     # the pair as a PNG data URL ("" when not rendering)
@@ -389,6 +291,7 @@ def _view_class():
         _VIEW = PreferenceView
     return _VIEW
 
+# %% ../nbs/10_preferences.ipynb #c125cdbe
 def figure_png(fig, dpi: int = 100) -> str:
     "`fig` as a PNG data URL (and closed)."
     import base64, io
@@ -397,6 +300,7 @@ def figure_png(fig, dpi: int = 100) -> str:
     finally: plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
+# %% ../nbs/10_preferences.ipynb #853a4497
 class PreferenceWidget:
     """JupyterLab labeller: two clips side by side; buttons or keys a / s / d / x answer the pair on screen.
     Every answer from the browser carries the index of the pair it was given for; one for a pair no longer on screen
@@ -441,35 +345,40 @@ class PreferenceWidget:
         choice = self.KEYS.get(key.lower())
         return self.answer(choice, index) if choice else False
 
-    def _on_msg(self, _, content: dict, buffers) -> None:
-        "An answer from the browser: `{'type': 'answer', 'choice': ..., 'index': pair on screen, 'source': ...}`."
-        if content.get("type") != "answer": return
-        error = ""
-        try: ok = self.answer(content.get("choice"), int(content.get("index", -1)))
-        except Exception as e:   # a bad message or a failed write: say so, store nothing, keep the pair
-            log.warning("preference answer not stored: %s", e)
-            ok, error = False, f"not stored: {e}"
-        if not ok and not self.finished:
-            self.widget.message = error
-            self.widget.send({"type": "rejected", "index": self.index, "error": error})
-
-    def _show(self) -> None:
-        w = self.widget
-        with w.hold_sync():
-            w.progress = f"{self.labelled} / {self.total} labelled"
-            if self.finished:
-                n = len(self.store)
-                w.message = (f"All done: {self.index} answer{'s' * (self.index != 1)} stored this session; "
-                             f"{self.store.path} holds {n} in all." if self.pairs else
-                             f"Nothing to label: all {self.total} pairs are already in {self.store.path} ({n} answers).")
-                w.index, w.image, w.caption, w.finished = -1, "", "", True
-                return
-            left, right = self.pairs[self.index]
-            w.caption = (f"pair {self.labelled + 1} of {self.total}: LEFT {left.task} from {clip_span(left)}, "
-                         f"RIGHT {right.task} from {clip_span(right)}")
-            w.image = figure_png(plot_pair(left, right)) if self.render else ""
-            w.index, w.message = self.index, ""
-
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+
+# %% ../nbs/10_preferences.ipynb #269dc499
+from fastcore.basics import patch
+
+@patch
+def _on_msg(self: PreferenceWidget, _, content: dict, buffers) -> None:
+    "An answer from the browser: `{'type': 'answer', 'choice': ..., 'index': pair on screen, 'source': ...}`."
+    if content.get("type") != "answer": return
+    error = ""
+    try: ok = self.answer(content.get("choice"), int(content.get("index", -1)))
+    except Exception as e:   # a bad message or a failed write: say so, store nothing, keep the pair
+        log.warning("preference answer not stored: %s", e)
+        ok, error = False, f"not stored: {e}"
+    if not ok and not self.finished:
+        self.widget.message = error
+        self.widget.send({"type": "rejected", "index": self.index, "error": error})
+
+@patch
+def _show(self: PreferenceWidget) -> None:
+    w = self.widget
+    with w.hold_sync():
+        w.progress = f"{self.labelled} / {self.total} labelled"
+        if self.finished:
+            n = len(self.store)
+            w.message = (f"All done: {self.index} answer{'s' * (self.index != 1)} stored this session; "
+                         f"{self.store.path} holds {n} in all." if self.pairs else
+                         f"Nothing to label: all {self.total} pairs are already in {self.store.path} ({n} answers).")
+            w.index, w.image, w.caption, w.finished = -1, "", "", True
+            return
+        left, right = self.pairs[self.index]
+        w.caption = (f"pair {self.labelled + 1} of {self.total}: LEFT {left.task} from {clip_span(left)}, "
+                     f"RIGHT {right.task} from {clip_span(right)}")
+        w.image = figure_png(plot_pair(left, right)) if self.render else ""
+        w.index, w.message = self.index, ""

@@ -19,7 +19,7 @@ from .config import atomic_path
 from .preferences import Clip, PreferenceStore
 
 # %% auto #0
-__all__ = ['TARGET', 'PairBatch', 'pairs_from_records', 'RewardModel', 'preference_accuracy', 'train_reward_model']
+__all__ = ['RewardModel', 'train_reward_model']
 
 # %% ../nbs/11_reward_model.ipynb #16f30c15
 TARGET = {"left": 1.0, "right": 0.0, "equal": 0.5}
@@ -115,6 +115,7 @@ def preference_accuracy(model: RewardModel, batch: PairBatch) -> float:
     if not decided.any(): return float("nan")
     return float(((logits[decided] > 0).float() == batch.target[decided]).float().mean())
 
+# %% ../nbs/11_reward_model.ipynb #82166cfc
 def train_reward_model(records: Sequence[dict], n_models: int = 3, epochs: int = 60, lr: float = 1e-3,
                        batch_size: int = 32, val_fraction: float = 0.2, hidden: int = 64, seed: int = 0,
                        progress: bool = True) -> tuple[RewardModel, pd.DataFrame, float]:

@@ -16,9 +16,8 @@ from torch import nn
 from .config import Settings
 
 # %% auto #0
-__all__ = ['REWARD_TERMS', 'DEFAULT_WEIGHTS', 'Transition', 'make_transition', 'RewardFunction', 'drawdown_penalty', 'BaseReward',
-           'r_pnl', 'cvar', 'CVaRRisk', 'DrawdownRisk', 'zero_reward_model', 'CuriosityBonus', 'penalty', 'combine',
-           'CombinedReward', 'reward_for_env']
+__all__ = ['REWARD_TERMS', 'DEFAULT_WEIGHTS', 'Transition', 'RewardFunction', 'BaseReward', 'cvar', 'CVaRRisk', 'DrawdownRisk',
+           'CuriosityBonus', 'CombinedReward', 'reward_for_env']
 
 # %% ../nbs/03_rewards.ipynb #7b8b70a4
 @dataclass(slots=True)
@@ -40,6 +39,7 @@ class Transition:
         "Absolute position change (turnover) of this step."
         return abs(self.position - self.prev_position)
 
+# %% ../nbs/03_rewards.ipynb #93eb7216
 def make_transition(pnl=0.0, cost=0.0, position=0.0, prev_position=0.0, drawdown=0.0, prev_drawdown=0.0, equity=1.0,
                     obs=None, action=None, next_obs=None) -> Transition:
     "A `Transition` from keyword arguments with harmless defaults (for tests and examples)."
@@ -47,6 +47,7 @@ def make_transition(pnl=0.0, cost=0.0, position=0.0, prev_position=0.0, drawdown
     return Transition(z if obs is None else obs, np.array([position], np.float32) if action is None else action,
                       z if next_obs is None else next_obs, pnl, cost, position, prev_position, drawdown, prev_drawdown, equity)
 
+# %% ../nbs/03_rewards.ipynb #a60ccc57
 class RewardFunction(Protocol):
     "Anything the environment can call: `(transition) -> (reward, components)`; `reset()` at each episode start."
     def __call__(self, tr: Transition) -> tuple[float, dict[str, float]]: ...
@@ -57,6 +58,7 @@ def drawdown_penalty(drawdown: float, prev_drawdown: float) -> float:
     "How much deeper the drawdown got this step (0 at a new high or while recovering)."
     return max(0.0, drawdown - prev_drawdown)
 
+# %% ../nbs/03_rewards.ipynb #666daa8c
 class BaseReward:
     "The seed's reward: `ΔPnL − λ·transaction_cost − μ·drawdown_penalty`."
     def __init__(self, lambda_cost: float = 1.0,  # λ: weight of the transaction cost
@@ -162,12 +164,14 @@ def penalty(tr: Transition, theta_decay: float = 0.0, turnover_penalty: float = 
 # %% ../nbs/03_rewards.ipynb #f1f6fab3
 REWARD_TERMS = ("r_pnl", "r_risk", "r_model", "r_intrinsic", "penalty")
 
+# %% ../nbs/03_rewards.ipynb #0fddd649
 def combine(components: dict[str, float], weights) -> float:
     "w1·r_pnl + w2·r_risk + w3·R(s,a) + w4·r_intrinsic − w5·penalty from unweighted components."
     w1, w2, w3, w4, w5 = weights
     return (w1 * components["r_pnl"] + w2 * components["r_risk"] + w3 * components["r_model"]
             + w4 * components["r_intrinsic"] - w5 * components["penalty"])
 
+# %% ../nbs/03_rewards.ipynb #16fac15b
 DEFAULT_WEIGHTS = (1.0, 0.1, 0.001, 0.0005, 1.0)  # w1..w5, the same as settings.ini's
 
 class CombinedReward:
@@ -214,6 +218,7 @@ class CombinedReward:
 
     def __repr__(self) -> str: return f"CombinedReward(weights={self.weights})"
 
+# %% ../nbs/03_rewards.ipynb #d2dff1c7
 def reward_for_env(reward_fn: RewardFunction) -> RewardFunction:
     "The reward of one more parallel environment: `reward_fn.fork()` if it has one, else a deep copy (nothing shared)."
     return reward_fn.fork() if hasattr(reward_fn, "fork") else copy.deepcopy(reward_fn)

@@ -21,8 +21,7 @@ from .rewards import DEFAULT_WEIGHTS, CombinedReward, CuriosityBonus, reward_for
 from .tasks import TradingTask
 
 # %% auto #0
-__all__ = ['PerturbationRanges', 'Perturbation', 'WorstCaseAdversary', 'perturbed_feeds', 'DomainRandomizedEnv', 'RLHFResult',
-           'reward_weights', 'rlhf_finetune']
+__all__ = ['rlhf_finetune']
 
 # %% ../nbs/12_rlhf.ipynb #6d19b934
 @dataclass(frozen=True)
@@ -141,6 +140,7 @@ def reward_weights(source: str = "auto",                     # "auto" (MAML's if
     if source == "maml": raise FileNotFoundError(f"no meta-learned weights in {models_dir}: run the MAML notebook (08_maml) first")
     return tuple(fallback), "settings"
 
+# %% ../nbs/12_rlhf.ipynb #62a180f5
 def rlhf_finetune(task: TradingTask,                          # the task; fine-tuning uses its training period
                   bc_path: str | Path,                        # the behaviour-cloned PPO checkpoint to start from
                   reward_model_path: str | Path | None,       # R(s,a) (`RewardModel.save`); None: the zero model
