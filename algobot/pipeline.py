@@ -192,6 +192,15 @@ def kernel_config():
         return Config({"KernelManager": {"transport_encryption": "auto"}})
     return Config()
 
+@cache
+def _quiet_kernel_manager() -> type:
+    "jupyter_client's `AsyncKernelManager` that sends no SIGINT while it shuts the kernel down (other interrupts go out as before)."
+    from jupyter_client import AsyncKernelManager
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:   # what `shutdown_kernel` calls first, and `interrupt_kernel` is
+            if not self.shutting_down: await super()._async_interrupt_kernel()
+    return QuietShutdownKernelManager
+
 # %% ../nbs/99_pipeline.ipynb #07b0f8a8
 def run_notebook(path: Path,                          # the notebook to run
                  reports_dir: Path,                   # where the executed .ipynb, the .html and thumbs/<name>.png go
@@ -210,7 +219,7 @@ def run_notebook(path: Path,                          # the notebook to run
     with atomic_path(out) as tmp:
         try:
             pm.execute_notebook(str(path), str(tmp), parameters=run.parameters, kernel_name=kernel, cwd=str(path.parent),
-                                progress_bar=progress, config=kernel_config())
+                                progress_bar=progress, config=kernel_config(), kernel_manager_class=_quiet_kernel_manager())
             run.status = "ok"
         except PapermillExecutionError as e:
             run.status, run.error = "failed", f"{e.ename}: {e.evalue}"
@@ -281,6 +290,17 @@ def headline_table(summary_csv: Path, top: int = 12) -> str:
     more = f"<p class='note'>{len(rows) - top} more rows in <a href='{STUDY_SUMMARY}'>{STUDY_SUMMARY}</a>.</p>" if len(rows) > top else ""
     return f"<table><tr><th>{html.escape(first or 'contestant')}</th>{head}</tr>\n{body}\n</table>{more}"
 
+def _study_html(reports: Path) -> str:
+    "The study's verdict and headline table, as far as the reports folder has them."
+    from nbconvert.filters import markdown2html
+    verdict, summary = study_verdict(reports), reports / STUDY_SUMMARY
+    parts = [f"<div class='verdict'>{markdown2html(verdict)}</div>"] if verdict else []
+    if summary.is_file():
+        written = dt.datetime.fromtimestamp(summary.stat().st_mtime, dt.timezone.utc)
+        parts.append(headline_table(summary) + f"<p class='note'>From <a href='{STUDY_SUMMARY}'>{STUDY_SUMMARY}</a>, written "
+                     f"{written:%Y-%m-%d %H:%M} UTC; [lo, hi]: the study's bootstrap intervals.</p>")
+    return "\n".join(parts) or "<p class='note'>No study results in this folder yet.</p>"
+
 # %% ../nbs/99_pipeline.ipynb #4a846459
 def _warnings(rows: list[dict[str, Any]], started: str, reports: Path) -> list[str]:
     "The index's warnings (HTML) for the merged `rows`; `started` is this run's start time (ISO)."
@@ -304,11 +324,17 @@ def _warnings(rows: list[dict[str, Any]], started: str, reports: Path) -> list[s
         out.append("<b>The study's results come from an earlier run</b> than this one.")
     return out
 
+def _report_file(row: dict[str, Any], key: str, reports: Path) -> str | None:
+    "The row's `html`, `ipynb` or `thumbnail` file (relative to `reports`) if it exists; rows of an older `pipeline.json` name none."
+    default = {"html": f"{row['name']}.html", "ipynb": f"{row['name']}.ipynb", "thumbnail": f"thumbs/{row['name']}.png"}[key]
+    f = row.get(key, default)
+    return f if f and (reports / f).is_file() else None
+
 def _key_plots(rows: list[dict[str, Any]], reports: Path) -> str:
     "Thumbnails of the rows' key plots, each linking to its notebook's report."
-    cards = [f"<a class='plot' href='{html.escape(r['html'] or '')}'><img src='{html.escape(r['thumbnail'])}' loading='lazy' "
-             f"alt='last plot of {html.escape(r['name'])}'><span>{html.escape(r['name'])}</span></a>"
-             for r in rows if r.get("thumbnail") and (reports / r["thumbnail"]).is_file()]
+    cards = [f"<a class='plot' href='{html.escape(_report_file(r, 'html', reports) or '')}'><img src='{html.escape(png)}' "
+             f"loading='lazy' alt='last plot of {html.escape(r['name'])}'><span>{html.escape(r['name'])}</span></a>"
+             for r in rows if (png := _report_file(r, "thumbnail", reports))]
     return f"<div class='plots'>{''.join(cards)}</div>" if cards else "<p class='note'>No plots yet.</p>"
 
 # %% ../nbs/99_pipeline.ipynb #77fd6a7c
@@ -316,26 +342,21 @@ _STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px} td,th{paddi
 .warn{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:4px 16px;margin:1em 0} .warn li{margin:6px 0}
 .verdict{background:#f6f8fa;border-left:4px solid #0969da;padding:2px 16px} .note,.earlier{color:#6e7781}
 .plots{display:flex;flex-wrap:wrap;gap:12px} .plot{display:flex;flex-direction:column;width:240px;text-decoration:none;color:#24292f}
-.plot img{width:240px;border:1px solid #ddd}"""
+.plot img{width:240px;height:180px;object-fit:contain;object-position:top;border:1px solid #ddd}"""
 
-def _row_html(r: dict[str, Any], started: str) -> str:
+def _when(iso: str | None) -> str:
+    "An ISO time as `2026-01-02 03:04 UTC`."
+    try: return f"{dt.datetime.fromisoformat(iso):%Y-%m-%d %H:%M} UTC"
+    except (TypeError, ValueError): return "time unknown"
+
+def _row_html(r: dict[str, Any], started: str, reports: Path) -> str:
     colour = {"ok": "#1a7f37", "failed": "#cf222e", "not run": "#6e7781"}.get(r["status"], "#6e7781")
-    links = " · ".join(f"<a href='{html.escape(r[k])}'>{label}</a>" for k, label in (("html", "report"), ("ipynb", "notebook")) if r.get(k))
-    when = "" if r.get("started") == started else f" <span class='earlier'>earlier run, {html.escape(str(r.get('started'))[:19])}</span>"
+    links = " · ".join(f"<a href='{html.escape(f)}'>{label}</a>" for k, label in (("html", "report"), ("ipynb", "notebook"))
+                       if (f := _report_file(r, k, reports)))
+    when = "" if r.get("started") == started else f" <span class='earlier'>earlier run, {_when(r.get('started'))}</span>"
     return (f"<tr><td>{html.escape(r['name'])}{when}</td><td style='color:{colour};font-weight:bold'>{r['status']}</td>"
             f"<td>{r.get('seconds', 0):.1f} s</td><td>{links}</td>"
             f"<td><code>{html.escape(json.dumps(r.get('parameters', {}), default=str))}</code></td><td>{html.escape(r.get('error', ''))}</td></tr>")
-
-def _study_html(reports: Path) -> str:
-    "The study's verdict and headline table, as far as the reports folder has them."
-    from nbconvert.filters import markdown2html
-    verdict, summary = study_verdict(reports), reports / STUDY_SUMMARY
-    parts = [f"<div class='verdict'>{markdown2html(verdict)}</div>"] if verdict else []
-    if summary.is_file():
-        written = dt.datetime.fromtimestamp(summary.stat().st_mtime, dt.timezone.utc)
-        parts.append(headline_table(summary) + f"<p class='note'>From <a href='{STUDY_SUMMARY}'>{STUDY_SUMMARY}</a>, written "
-                     f"{written:%Y-%m-%d %H:%M} UTC; intervals are bootstrap 95% intervals.</p>")
-    return "\n".join(parts) or "<p class='note'>No study results in this folder yet.</p>"
 
 def write_index(runs: Sequence[NotebookRun],          # this run's notebooks, in the order given
                 reports_dir: Path,
@@ -353,7 +374,7 @@ def write_index(runs: Sequence[NotebookRun],          # this run's notebooks, in
     warns = "".join(f"<li>{w}</li>" for w in _warnings(rows, start, reports_dir))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>AlgoBot pipeline — {state}</title><style>{_STYLE}</style>
 </head><body><h1>AlgoBot pipeline: {state}</h1>
-<p>This run started {started:%Y-%m-%d %H:%M:%S} UTC · {len(runs)} notebooks · {sum(r.seconds for r in runs):.1f} s of notebook time ·
+<p>This run started {started:%Y-%m-%d %H:%M:%S} UTC · {len(runs)} notebook{"s" if len(runs) != 1 else ""} · {sum(r.seconds for r in runs):.1f} s of notebook time ·
 parameters <code>{html.escape(json.dumps(params, default=str))}</code></p>
 {f"<ul class='warn'>{warns}</ul>" if warns else ""}
 <h2>What the study found</h2>
@@ -362,7 +383,7 @@ parameters <code>{html.escape(json.dumps(params, default=str))}</code></p>
 {_key_plots(rows, reports_dir)}
 <h2>Notebooks</h2>
 <table><tr><th>notebook</th><th>status</th><th>run time</th><th>links</th><th>parameters passed</th><th>error</th></tr>
-{chr(10).join(_row_html(r, start) for r in rows)}
+{chr(10).join(_row_html(r, start, reports_dir) for r in rows)}
 </table></body></html>
 """
     record = {"started": start, "state": state, "parameters": params,
