@@ -4,53 +4,38 @@
 
 # %% ../nbs/99_pipeline.ipynb #db37885d
 from __future__ import annotations
-import argparse, dataclasses, datetime as dt, html, json, logging, os, subprocess, sys, tempfile, time
+import argparse, ast, csv, dataclasses, datetime as dt, difflib, html, json, logging, os, subprocess, sys, tempfile, time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import SettingsError, atomic_path, atomic_write_text, find_project_root, load_settings, provenance
+from algobot.config import SettingsError, atomic_path, atomic_write_text, find_project_root, load_settings, provenance
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'NOT_IN_PIPELINE', 'PIPELINE_NOTEBOOKS', 'FIRST', 'NEEDS', 'TYPICAL_SECONDS', 'pipeline_notebooks',
-           'PipelineError', 'NotebookRun', 'notebook_needs', 'start_order', 'previous_seconds', 'notebook_parameters',
-           'to_html', 'provenance_markdown', 'add_provenance_cell', 'kernel_config', 'run_notebook', 'write_index',
-           'run_pipeline', 'run_data_files', 'run_in_process', 'parse_params', 'main']
+__all__ = ['pipeline_notebooks', 'PipelineError', 'NotebookRun', 'run_notebook', 'run_data_files', 'run_pipeline', 'parse_params',
+           'main']
 
 # %% ../nbs/99_pipeline.ipynb #6d6a5a8b
-NOT_IN_PIPELINE = ("00_config", "99_pipeline")
-
-def pipeline_notebooks(nbs_dir: str | Path | None = None) -> tuple[str, ...]:
-    "The notebooks the main job runs: every `[0-9][0-9]*.ipynb` in `nbs_dir` (default `<project>/nbs`) by file name, without `NOT_IN_PIPELINE`."
+def pipeline_notebooks(nbs_dir: str | Path | None = None,                 # None: <project>/nbs
+                       skip: Sequence[str] = ("00_config", "99_pipeline"),  # numbered notebooks the main job leaves out
+                      ) -> tuple[str, ...]:
+    "The notebooks the main job runs: every `[0-9][0-9]*.ipynb` in `nbs_dir` by file name, without `skip`."
     nbs = Path(nbs_dir) if nbs_dir else find_project_root() / "nbs"
-    return tuple(sorted(p.stem for p in nbs.glob("[0-9][0-9]*.ipynb") if p.stem not in NOT_IN_PIPELINE))
+    return tuple(sorted(p.stem for p in nbs.glob("[0-9][0-9]*.ipynb") if p.stem not in skip))
 
+# %% ../nbs/99_pipeline.ipynb #1c4d7c88
 def _pipeline_notebooks_at_import() -> tuple[str, ...]:
     try: return pipeline_notebooks()
     except SettingsError: return ()  # installed without the project folder: nothing to run
 
-PIPELINE_NOTEBOOKS: tuple[str, ...] = _pipeline_notebooks_at_import()
-
-class PipelineError(RuntimeError):
-    "A notebook of the pipeline failed; the message names it and its error."
-
-@dataclass
-class NotebookRun:
-    "The outcome of one notebook in a pipeline run."
-    name: str
-    status: str = "not run"          # "ok", "failed" or "not run"
-    seconds: float = 0.0
-    parameters: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-    html: Path | None = None
-    ipynb: Path | None = None
+PIPELINE_NOTEBOOKS: tuple[str, ...] = _pipeline_notebooks_at_import()  # the list as it was when this module was imported
 
 # %% ../nbs/99_pipeline.ipynb #8cf8dd7d
-FIRST = "01_data"  # validates the data folder: every other notebook of a run waits for it
+FIRST_NOTEBOOK = "01_data"  # validates the data folder: every other notebook of a run waits for it
 
 NEEDS: dict[str, tuple[str, ...]] = {  # notebook -> the notebooks whose outputs it reads (with upstream=True)
     "10_preferences": ("09_bc",),                          # models/bc_policy.zip: clips from the BC policy
@@ -68,8 +53,8 @@ def notebook_needs(name: str,                                          # a noteb
                    names: Sequence[str],                               # the notebooks of the run
                    needs: dict[str, tuple[str, ...]] | None = None,    # None: NEEDS
                   ) -> tuple[str, ...]:
-    "The notebooks of `names` that `name` waits for: its `needs` and `FIRST`, where they are part of the run."
-    wanted = (NEEDS if needs is None else needs).get(name, ()) + ((FIRST,) if name != FIRST else ())
+    "The notebooks of `names` that `name` waits for: its `needs` and `FIRST_NOTEBOOK`, where they are part of the run."
+    wanted = (NEEDS if needs is None else needs).get(name, ()) + ((FIRST_NOTEBOOK,) if name != FIRST_NOTEBOOK else ())
     return tuple(n for n in dict.fromkeys(wanted) if n in names and n != name)
 
 def start_order(names: Sequence[str],                               # the notebooks of the run, in pipeline order
@@ -87,24 +72,94 @@ def start_order(names: Sequence[str],                               # the notebo
     return sorted(names, key=lambda n: (-chain(n), names.index(n)))
 
 def previous_seconds(reports_dir: Path, quick: bool) -> dict[str, float]:
-    "Run times of the notebooks that finished ok in the previous run written to `reports_dir` with the same `quick`."
+    "Run times of the notebooks that finished ok in the runs written to `reports_dir` (its `pipeline.json`) with the same `quick`."
     try: record = json.loads((Path(reports_dir) / "pipeline.json").read_text())
     except (OSError, ValueError): return {}
-    if record.get("parameters", {}).get("quick") != quick: return {}
-    return {n["name"]: n["seconds"] for n in record.get("notebooks", []) if n.get("status") == "ok"}
+    run_quick = record.get("parameters", {}).get("quick")   # rows written before each row had its own
+    return {n["name"]: n["seconds"] for n in record.get("notebooks", [])
+            if n.get("status") == "ok" and n.get("quick", run_quick) == quick}
+
+# %% ../nbs/99_pipeline.ipynb #8df98633
+class PipelineError(RuntimeError):
+    "The pipeline cannot start (an unknown parameter, ...) or a notebook of it failed; the message says which and why."
+
+@dataclass
+class NotebookRun:
+    "The outcome of one notebook in a pipeline run."
+    name: str
+    status: str = "not run"          # "ok", "failed" or "not run"
+    seconds: float = 0.0
+    parameters: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    html: Path | None = None
+    ipynb: Path | None = None
+    thumbnail: Path | None = None    # its key plot (the last PNG it drew), for the index
+    output: str = ""                 # what its worker process and kernel printed outside the notebook's cells
+
+# %% ../nbs/99_pipeline.ipynb #966415f4
+def _defaults(target: ast.expr, value: ast.expr, text: str) -> dict[str, str]:
+    "Names assigned by `target = value` with their default as written (tuple targets: element by element where they match)."
+    if isinstance(target, ast.Name): return {target.id: ast.get_source_segment(text, value)}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        values = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else [value] * len(target.elts)
+        return {k: v for t, x in zip(target.elts, values) for k, v in _defaults(t, x, text).items()}
+    return {}
+
+def notebook_parameters(path: str | Path) -> dict[str, str]:
+    "The parameters declared in a notebook's `parameters` cell (every name it assigns), with their defaults as written."
+    import nbformat
+    nb = nbformat.read(str(path), as_version=4)
+    cell = next((c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])), None)
+    if cell is None: return {}
+    try: tree = ast.parse(cell.source)
+    except SyntaxError:   # not plain Python (a magic, say): papermill's line patterns
+        import papermill as pm
+        return {k: v["default"] for k, v in pm.inspect_notebook(str(path)).items()}
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for t in node.targets: found.update(_defaults(t, node.value, cell.source))
+        elif isinstance(node, ast.AnnAssign) and node.value is not None: found.update(_defaults(node.target, node.value, cell.source))
+    return found
+
+def _check_parameters(params: dict[str, Any], paths: Sequence[Path]) -> None:
+    "Raise `PipelineError` if a name of `params` is declared by no notebook of `paths`: the valid names, the closest match."
+    declared = sorted({k for p in paths for k in notebook_parameters(p)})
+    unknown = [k for k in params if k not in declared]
+    if not unknown: return
+    def hint(k):
+        close = difflib.get_close_matches(k, declared, n=1)
+        return f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    raise PipelineError(f"unknown parameter {', '.join(hint(k) for k in unknown)}: no notebook of this run declares it, "
+                        f"so nothing would use it. The parameters of these notebooks: {', '.join(declared) or 'none'}")
 
 # %% ../nbs/99_pipeline.ipynb #291bf2ba
-def notebook_parameters(path: str | Path) -> dict[str, Any]:
-    "The parameters declared in a notebook's `parameters` cell, with their defaults as written."
-    import papermill as pm
-    return {k: v["default"] for k, v in pm.inspect_notebook(str(path)).items()}
+def _shown(output: dict) -> bool:
+    "Whether an output shows anything: a display or result with an empty data bundle does not."
+    return output.get("output_type") not in ("display_data", "execute_result") or bool(output.get("data"))
 
 def to_html(ipynb: Path, html_path: Path) -> Path:
-    "Convert an executed notebook to a standalone HTML report (plots embedded), atomically."
+    "Convert an executed notebook to a standalone HTML report (plots embedded; outputs that show nothing left out), atomically."
     import nbconvert, nbformat
-    body, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.read(ipynb, as_version=4))
+    nb = nbformat.read(ipynb, as_version=4)
+    for c in nb.cells:
+        if c.cell_type == "code": c.outputs = [o for o in c.outputs if _shown(o)]
+    body, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     return atomic_write_text(html_path, body)
 
+def key_plot(ipynb: Path, png_path: Path) -> Path | None:
+    "Write the last PNG the executed notebook `ipynb` drew to `png_path` (atomically); None, and no stale file, if it drew none."
+    import base64, nbformat
+    nb = nbformat.read(ipynb, as_version=4)
+    pngs = [o.data["image/png"] for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    if not pngs:
+        png_path.unlink(missing_ok=True)
+        return None
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(png_path) as tmp: tmp.write_bytes(base64.b64decode(pngs[-1]))
+    return png_path
+
+# %% ../nbs/99_pipeline.ipynb #ba53b9a2
 def provenance_markdown(prov: dict[str, Any]) -> str:
     "A compact markdown summary of a `config.provenance` record, the first cell of every report."
     commit = f"`{prov['git_commit']}`" if prov.get("git_commit") else "unknown (not a git checkout)"
@@ -127,6 +182,7 @@ def add_provenance_cell(ipynb: Path, prov: dict[str, Any]) -> None:
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(provenance_markdown(prov), metadata={"tags": ["provenance"]}))
     nbformat.write(nb, ipynb)
 
+# %% ../nbs/99_pipeline.ipynb #f615a9a1
 def kernel_config():
     "Traitlets config for the kernels papermill starts: CurveZMQ transport encryption where pyzmq and jupyter_client support it."
     import zmq
@@ -136,11 +192,24 @@ def kernel_config():
         return Config({"KernelManager": {"transport_encryption": "auto"}})
     return Config()
 
-def run_notebook(path: Path, reports_dir: Path, params: dict[str, Any], kernel: str = "python3",
-                 progress: bool = True,
+@cache
+def _quiet_kernel_manager() -> type:
+    "jupyter_client's `AsyncKernelManager` that sends no SIGINT while it shuts the kernel down (other interrupts go out as before)."
+    from jupyter_client import AsyncKernelManager
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:   # what `shutdown_kernel` calls first, and `interrupt_kernel` is
+            if not self.shutting_down: await super()._async_interrupt_kernel()
+    return QuietShutdownKernelManager
+
+# %% ../nbs/99_pipeline.ipynb #07b0f8a8
+def run_notebook(path: Path,                          # the notebook to run
+                 reports_dir: Path,                   # where the executed .ipynb, the .html and thumbs/<name>.png go
+                 params: dict[str, Any],              # the run's parameters: those the notebook declares are passed
+                 kernel: str = "python3",
+                 progress: bool = True,               # papermill's per-cell progress bar
                  prov: dict[str, Any] | None = None,  # the run's `config.provenance` record; None: no provenance cell
                 ) -> NotebookRun:
-    "Execute one notebook into `reports_dir` (`.ipynb` and `.html`, provenance cell first); never raises for a failing cell."
+    "Execute one notebook into `reports_dir` (`.ipynb`, `.html`, key plot; provenance cell first); never raises for a failing cell."
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     declared = notebook_parameters(path)
@@ -150,7 +219,7 @@ def run_notebook(path: Path, reports_dir: Path, params: dict[str, Any], kernel: 
     with atomic_path(out) as tmp:
         try:
             pm.execute_notebook(str(path), str(tmp), parameters=run.parameters, kernel_name=kernel, cwd=str(path.parent),
-                                progress_bar=progress, config=kernel_config())
+                                progress_bar=progress, config=kernel_config(), kernel_manager_class=_quiet_kernel_manager())
             run.status = "ok"
         except PapermillExecutionError as e:
             run.status, run.error = "failed", f"{e.ename}: {e.evalue}"
@@ -159,34 +228,235 @@ def run_notebook(path: Path, reports_dir: Path, params: dict[str, Any], kernel: 
         if prov is not None and tmp.stat().st_size: add_provenance_cell(tmp, {**prov, "parameters": run.parameters})
     run.seconds = time.perf_counter() - t0
     run.ipynb = out if out.exists() and out.stat().st_size else None
-    if run.ipynb: run.html = to_html(out, reports_dir / f"{path.stem}.html")
+    if run.ipynb:
+        run.html = to_html(out, reports_dir / f"{path.stem}.html")
+        run.thumbnail = key_plot(out, reports_dir / "thumbs" / f"{path.stem}.png")
     return run
 
+# %% ../nbs/99_pipeline.ipynb #9628c592
+def _rows(runs: Sequence[NotebookRun], started: dt.datetime, quick: bool) -> list[dict[str, Any]]:
+    "This run's notebooks as `pipeline.json` rows (files by name, relative to the reports folder)."
+    name = lambda p: Path(p).name if p else None
+    return [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 2), "error": r.error, "parameters": r.parameters,
+             "html": name(r.html), "ipynb": name(r.ipynb), "thumbnail": f"thumbs/{name(r.thumbnail)}" if r.thumbnail else None,
+             "started": started.isoformat(), "quick": quick} for r in runs]
+
+def _earlier_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    "The rows of a previous `pipeline.json` (one written before rows had their own start time and `quick` gets the run's)."
+    run = {"started": record.get("started"), "quick": record.get("parameters", {}).get("quick")}
+    return [{**run, **row} for row in record.get("notebooks", [])]
+
+def _merge_rows(rows: list[dict[str, Any]], earlier: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    "This run's rows in their order, each earlier row of another notebook placed after the row that preceded it before."
+    merged, mine, previous = list(rows), {r["name"] for r in rows}, None
+    for row in earlier:
+        if row["name"] not in mine:
+            merged.insert(next((i + 1 for i, r in enumerate(merged) if r["name"] == previous), 0), row)
+        previous = row["name"]
+    return merged
+
+# %% ../nbs/99_pipeline.ipynb #a677d9d4
+STUDY_VERDICT, STUDY_SUMMARY = "verdict.md", "leaderboard_summary.csv"   # what the study notebook writes to the reports folder
+HEADLINE = {"sharpe": "Sharpe", "excess_sharpe": "excess Sharpe", "total_return": "total return", "max_drawdown": "max drawdown",
+            "psr": "PSR", "dsr": "DSR", "mean_rank": "mean rank"}   # leaderboard_summary.csv column -> headline table heading
+INTERVALS = {"sharpe": ("sharpe_lo", "sharpe_hi"), "excess_sharpe": ("excess_lo", "excess_hi")}  # shown as [lo, hi]
+
+def study_verdict(reports: Path) -> str | None:
+    "The study's verdict (markdown): `verdict.md` if the study wrote one, else the last markdown output of an executed `*_study` notebook."
+    import nbformat
+    if (reports / STUDY_VERDICT).is_file(): return (reports / STUDY_VERDICT).read_text()
+    for path in sorted(reports.glob("[0-9][0-9]*_study.ipynb"), reverse=True):
+        found = [o.data["text/markdown"] for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
+                 for o in c.outputs if "text/markdown" in o.get("data", {})]
+        if found: return found[-1]
+    return None
+
+def _number(text: str | None, digits: int = 2) -> str:
+    try: return f"{float(text):.{digits}f}"
+    except (TypeError, ValueError): return html.escape(text or "")
+
+def headline_table(summary_csv: Path, top: int = 12) -> str:
+    "The first `top` rows of the study's leaderboard summary as an HTML table of the `HEADLINE` columns it has."
+    with open(summary_csv, newline="") as f: rows = list(csv.DictReader(f))
+    if not rows: return ""
+    first = next(iter(rows[0]))                 # the index column: the contestant
+    cols = [c for c in HEADLINE if c in rows[0]]
+    def cell(r, c):
+        lo, hi = INTERVALS.get(c, (None, None))
+        ci = f" [{_number(r[lo])}, {_number(r[hi])}]" if lo in r and hi in r else ""
+        return f"<td>{_number(r[c])}{ci}</td>"
+    head = "".join(f"<th>{HEADLINE[c]}</th>" for c in cols)
+    body = "\n".join(f"<tr><td>{html.escape(r[first])}</td>{''.join(cell(r, c) for c in cols)}</tr>" for r in rows[:top])
+    more = f"<p class='note'>{len(rows) - top} more rows in <a href='{STUDY_SUMMARY}'>{STUDY_SUMMARY}</a>.</p>" if len(rows) > top else ""
+    return f"<table><tr><th>{html.escape(first or 'contestant')}</th>{head}</tr>\n{body}\n</table>{more}"
+
+def _study_html(reports: Path) -> str:
+    "The study's verdict and headline table, as far as the reports folder has them."
+    from nbconvert.filters import markdown2html
+    verdict, summary = study_verdict(reports), reports / STUDY_SUMMARY
+    parts = [f"<div class='verdict'>{markdown2html(verdict)}</div>"] if verdict else []
+    if summary.is_file():
+        written = dt.datetime.fromtimestamp(summary.stat().st_mtime, dt.timezone.utc)
+        parts.append(headline_table(summary) + f"<p class='note'>From <a href='{STUDY_SUMMARY}'>{STUDY_SUMMARY}</a>, written "
+                     f"{written:%Y-%m-%d %H:%M} UTC; [lo, hi]: the study's bootstrap intervals.</p>")
+    return "\n".join(parts) or "<p class='note'>No study results in this folder yet.</p>"
+
+# %% ../nbs/99_pipeline.ipynb #4a846459
+def _warnings(rows: list[dict[str, Any]], started: str, reports: Path) -> list[str]:
+    "The index's warnings (HTML) for the merged `rows`; `started` is this run's start time (ISO)."
+    out, mine = [], [r for r in rows if r.get("started") == started]
+    if any(r.get("quick") for r in rows if r["status"] != "not run"):
+        out.append("<b>Quick sizes: a smoke test.</b> Notebooks ran with tiny training budgets (<code>quick=True</code>): the plots and "
+                   "the verdict show that the machinery works, not what a strategy is worth. <code>./run.sh pipeline --full</code> "
+                   "for real sizes.")
+    failed = [r["name"] for r in rows if r["status"] == "failed"]
+    if failed: out.append(f"<b>Failed:</b> {', '.join(failed)} (the error is in its row, the traceback in its report).")
+    waiting = [r["name"] for r in mine if r["status"] == "not run"]
+    if waiting: out.append(f"<b>Not run (yet):</b> {', '.join(waiting)}.")
+    earlier = [r["name"] for r in rows if r.get("started") != started]
+    if earlier:
+        out.append(f"<b>{len(earlier)} of {len(rows)} rows come from earlier runs</b> (marked <i>earlier run</i>); this run ran "
+                   f"{', '.join(r['name'] for r in mine) or 'nothing'}.")
+    study = [r for r in rows if r["name"].endswith("_study")]
+    if not (reports / STUDY_SUMMARY).is_file():
+        out.append("<b>No study results here:</b> the study notebook has not written its leaderboard to this folder.")
+    elif study and study[-1].get("started") != started:
+        out.append("<b>The study's results come from an earlier run</b> than this one.")
+    return out
+
+def _report_file(row: dict[str, Any], key: str, reports: Path) -> str | None:
+    "The row's `html`, `ipynb` or `thumbnail` file (relative to `reports`) if it exists; rows of an older `pipeline.json` name none."
+    default = {"html": f"{row['name']}.html", "ipynb": f"{row['name']}.ipynb", "thumbnail": f"thumbs/{row['name']}.png"}[key]
+    f = row.get(key, default)
+    return f if f and (reports / f).is_file() else None
+
+def _key_plots(rows: list[dict[str, Any]], reports: Path) -> str:
+    "Thumbnails of the rows' key plots, each linking to its notebook's report."
+    cards = [f"<a class='plot' href='{html.escape(_report_file(r, 'html', reports) or '')}'><img src='{html.escape(png)}' "
+             f"loading='lazy' alt='last plot of {html.escape(r['name'])}'><span>{html.escape(r['name'])}</span></a>"
+             for r in rows if (png := _report_file(r, "thumbnail", reports))]
+    return f"<div class='plots'>{''.join(cards)}</div>" if cards else "<p class='note'>No plots yet.</p>"
+
 # %% ../nbs/99_pipeline.ipynb #77fd6a7c
-def write_index(runs: Sequence[NotebookRun], reports_dir: Path, started: dt.datetime, params: dict[str, Any]) -> Path:
-    "Write `reports_dir/index.html` (and `pipeline.json`) linking every notebook's report with status and run time."
-    colour = {"ok": "#1a7f37", "failed": "#cf222e", "not run": "#6e7781"}
-    rows = "\n".join(
-        f"<tr><td>{html.escape(r.name)}</td><td style='color:{colour[r.status]};font-weight:bold'>{r.status}</td>"
-        f"<td>{r.seconds:.1f} s</td><td>{f'<a href=\"{r.html.name}\">report</a>' if r.html else ''}"
-        f"{f' · <a href=\"{r.ipynb.name}\">notebook</a>' if r.ipynb else ''}</td>"
-        f"<td><code>{html.escape(json.dumps(r.parameters, default=str))}</code></td><td>{html.escape(r.error)}</td></tr>"
-        for r in runs)
-    total = sum(r.seconds for r in runs)
-    state = "failed" if any(r.status == "failed" for r in runs) else ("ok" if all(r.status == "ok" for r in runs) else "incomplete")
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>AlgoBot pipeline — {state}</title>
-<style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}}</style>
+_STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px} td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}
+.warn{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:4px 16px;margin:1em 0} .warn li{margin:6px 0}
+.verdict{background:#f6f8fa;border-left:4px solid #0969da;padding:2px 16px} .note,.earlier{color:#6e7781}
+.plots{display:flex;flex-wrap:wrap;gap:12px} .plot{display:flex;flex-direction:column;width:240px;text-decoration:none;color:#24292f}
+.plot img{width:240px;height:180px;object-fit:contain;object-position:top;border:1px solid #ddd}"""
+
+def _when(iso: str | None) -> str:
+    "An ISO time as `2026-01-02 03:04 UTC`."
+    try: return f"{dt.datetime.fromisoformat(iso):%Y-%m-%d %H:%M} UTC"
+    except (TypeError, ValueError): return "time unknown"
+
+def _row_html(r: dict[str, Any], started: str, reports: Path) -> str:
+    colour = {"ok": "#1a7f37", "failed": "#cf222e", "not run": "#6e7781"}.get(r["status"], "#6e7781")
+    links = " · ".join(f"<a href='{html.escape(f)}'>{label}</a>" for k, label in (("html", "report"), ("ipynb", "notebook"))
+                       if (f := _report_file(r, k, reports)))
+    when = "" if r.get("started") == started else f" <span class='earlier'>earlier run, {_when(r.get('started'))}</span>"
+    return (f"<tr><td>{html.escape(r['name'])}{when}</td><td style='color:{colour};font-weight:bold'>{r['status']}</td>"
+            f"<td>{r.get('seconds', 0):.1f} s</td><td>{links}</td>"
+            f"<td><code>{html.escape(json.dumps(r.get('parameters', {}), default=str))}</code></td><td>{html.escape(r.get('error', ''))}</td></tr>")
+
+def write_index(runs: Sequence[NotebookRun],          # this run's notebooks, in the order given
+                reports_dir: Path,
+                started: dt.datetime,                 # when this run started
+                params: dict[str, Any],               # this run's parameters
+                nbs_dir: Path | None = None,          # earlier rows of notebooks no longer here are dropped; None: keep all
+               ) -> Path:
+    "Write `reports_dir/index.html` and `pipeline.json`: this run's rows merged into the earlier ones, results first."
+    try: earlier = _earlier_rows(json.loads((reports_dir / "pipeline.json").read_text()))
+    except (OSError, ValueError): earlier = []
+    if nbs_dir is not None: earlier = [r for r in earlier if (Path(nbs_dir) / f"{r['name']}.ipynb").is_file()]
+    start = started.isoformat()
+    rows = _merge_rows(_rows(runs, started, params.get("quick")), earlier)
+    state = "failed" if any(r["status"] == "failed" for r in rows) else ("ok" if all(r["status"] == "ok" for r in rows) else "incomplete")
+    warns = "".join(f"<li>{w}</li>" for w in _warnings(rows, start, reports_dir))
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>AlgoBot pipeline — {state}</title><style>{_STYLE}</style>
 </head><body><h1>AlgoBot pipeline: {state}</h1>
-<p>Started {started:%Y-%m-%d %H:%M:%S} UTC · total {total:.1f} s · parameters <code>{html.escape(json.dumps(params, default=str))}</code></p>
+<p>This run started {started:%Y-%m-%d %H:%M:%S} UTC · {len(runs)} notebook{"s" if len(runs) != 1 else ""} · {sum(r.seconds for r in runs):.1f} s of notebook time ·
+parameters <code>{html.escape(json.dumps(params, default=str))}</code></p>
+{f"<ul class='warn'>{warns}</ul>" if warns else ""}
+<h2>What the study found</h2>
+{_study_html(reports_dir)}
+<h2>Key plots</h2>
+{_key_plots(rows, reports_dir)}
+<h2>Notebooks</h2>
 <table><tr><th>notebook</th><th>status</th><th>run time</th><th>links</th><th>parameters passed</th><th>error</th></tr>
-{rows}
+{chr(10).join(_row_html(r, start, reports_dir) for r in rows)}
 </table></body></html>
 """
-    record = {"started": started.isoformat(), "state": state, "parameters": params,
-              "notebooks": [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 2), "error": r.error}
-                            for r in runs]}
+    record = {"started": start, "state": state, "parameters": params,
+              "notebooks": [{**r, "earlier": r.get("started") != start} for r in rows]}
     atomic_write_text(reports_dir / "pipeline.json", json.dumps(record, indent=1, default=str))
     return atomic_write_text(reports_dir / "index.html", page)
+
+# %% ../nbs/99_pipeline.ipynb #e595e454
+def run_in_process(path: Path, reports_dir: Path, params: dict[str, Any], kernel: str = "python3",
+                   progress: bool = True,   # papermill's progress bars, printed as they come; False: the output is captured
+                   prov: dict[str, Any] | None = None) -> NotebookRun:
+    "`run_notebook` in a fresh Python process (a pipeline worker); parameters travel as JSON."
+    import algobot
+    with tempfile.TemporaryDirectory(prefix="algobot-pipeline-") as tmp:
+        result = Path(tmp) / "run.json"
+        job = {"path": str(path), "reports_dir": str(reports_dir), "params": params, "kernel": kernel,
+               "progress": progress, "prov": prov, "result": str(result)}
+        root = str(Path(algobot.__file__).resolve().parents[1])  # the child imports this very algobot
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        code = "from algobot.pipeline import _worker; _worker()"
+        capture = {} if progress else {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+        proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(job, default=str), text=True, env=env, **capture)
+        output = proc.stdout or ""
+        if proc.returncode or not result.exists():
+            return NotebookRun(path.stem, status="failed", error=f"worker process exited with code {proc.returncode}", output=output)
+        record = json.loads(result.read_text())
+    paths = {k: Path(record[k]) if record[k] else None for k in ("html", "ipynb", "thumbnail")}
+    return NotebookRun(**{**record, **paths, "output": output})
+
+def _worker() -> None:
+    "A worker process: run the notebook of the JSON job on stdin and write its `NotebookRun` as JSON."
+    job = json.load(sys.stdin)
+    run = run_notebook(Path(job["path"]), Path(job["reports_dir"]), job["params"], job["kernel"], job["progress"], job["prov"])
+    atomic_write_text(job["result"], json.dumps(dataclasses.asdict(run), default=str))
+
+def _relay(run: NotebookRun) -> None:
+    "Print what a notebook's worker and kernel printed, each line under the notebook's name (on stderr)."
+    for line in run.output.splitlines():
+        if line.strip(): print(f"  {run.name} | {line}", file=sys.stderr, flush=True)
+
+# %% ../nbs/99_pipeline.ipynb #f9643ada
+def _run_all(paths, runs, reports, started, run_params, kernel, progress, workers, waits_for, order, prov, nbs):
+    "Start ready notebooks in `order` while workers are free; after a failure start nothing new, let the others finish."
+    index = {p.stem: i for i, p in enumerate(paths)}
+    pending, running, failed = list(order), {}, []
+    write_index(runs, reports, started, run_params, nbs)
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # each thread waits on one worker process
+        while running or (pending and not failed):
+            ready = [s for s in pending if all(runs[index[n]].status == "ok" for n in waits_for[s])]
+            for s in ready[:0 if failed else workers - len(running)]:
+                i = index[s]
+                pending.remove(s)
+                log.debug("running %s", paths[i].name)
+                print(f"[{i + 1}/{len(paths)}] {s} ...", flush=True)
+                running[pool.submit(run_in_process, paths[i], reports, run_params, kernel, progress, prov)] = i
+            if not running: raise PipelineError(f"notebooks waiting for each other: {pending}")  # a cycle in the needs
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = running.pop(fut)
+                runs[i] = fut.result()
+                write_index(runs, reports, started, run_params, nbs)
+                print(f"[{i + 1}/{len(paths)}] {paths[i].stem}: {runs[i].status} in {runs[i].seconds:.1f} s", flush=True)
+                _relay(runs[i])
+                if runs[i].status == "failed": failed.append(i)
+    if failed:
+        raise PipelineError("; ".join(f"notebook {paths[i].name} failed: {runs[i].error} (report: {runs[i].html or 'none'})"
+                                      for i in failed))
+
+# %% ../nbs/99_pipeline.ipynb #1e3cf361
+def run_data_files(data_dir: Path) -> list[Path]:
+    "The data files a run may read (every `*.csv` and `*.parquet` of `data_dir`), hashed once for the provenance cells."
+    from algobot.data import DATA_SUFFIXES
+    return sorted(p for s in DATA_SUFFIXES for p in Path(data_dir).glob(f"*{s}") if p.is_file())
 
 # %% ../nbs/99_pipeline.ipynb #af5689e0
 def run_pipeline(notebooks: Sequence[str] | None = None,   # notebook names (default: pipeline_notebooks(nbs_dir))
@@ -195,7 +465,7 @@ def run_pipeline(notebooks: Sequence[str] | None = None,   # notebook names (def
                  data_dir: str | Path | None = None,       # None = HISTORICAL_DATA_DIR
                  tasks: str | None = None,                 # task-name globs, e.g. "EURUSD_*"; None = all
                  reports_dir: str | Path | None = None,    # None = REPORTS_DIR
-                 params: dict[str, Any] | None = None,     # further parameters, passed to notebooks that declare them
+                 params: dict[str, Any] | None = None,     # further parameters; each must be declared by a notebook of the run
                  nbs_dir: str | Path | None = None,        # None = <project>/nbs
                  kernel: str = "python3",
                  progress: bool = True,                    # per-cell progress bars (with one worker only: they would interleave)
@@ -207,14 +477,15 @@ def run_pipeline(notebooks: Sequence[str] | None = None,   # notebook names (def
     cfg = load_settings(seed=seed)
     nbs = Path(nbs_dir) if nbs_dir else find_project_root() / "nbs"
     reports = Path(reports_dir) if reports_dir else cfg.reports_dir
-    reports.mkdir(parents=True, exist_ok=True)
     names = list(notebooks or pipeline_notebooks(nbs))
     paths = [nbs / (n if n.endswith(".ipynb") else f"{n}.ipynb") for n in names]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing: raise FileNotFoundError(f"pipeline notebook(s) not found: {missing}")
+    _check_parameters(params or {}, paths)
+    reports.mkdir(parents=True, exist_ok=True)
     # upstream=True: notebooks chain through models/ and processed_data/ (run alone, each builds its own inputs)
     run_params = {"quick": quick, "seed": cfg.seed, "data_dir": str(data_dir) if data_dir else None, "tasks": tasks,
-                  "upstream": True, **(params or {})}
+                  "reports_dir": str(reports.resolve()), "upstream": True, **(params or {})}
     prov = provenance(cfg, run_params, run_data_files(Path(data_dir) if data_dir else cfg.historical_data_dir))
     stems = [p.stem for p in paths]
     order = start_order(stems, workers, needs, {**TYPICAL_SECONDS, **previous_seconds(reports, quick)})
@@ -225,65 +496,11 @@ def run_pipeline(notebooks: Sequence[str] | None = None,   # notebook names (def
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
         _run_all(paths, runs, reports, started, run_params, kernel, progress and workers == 1, workers,
-                 {s: notebook_needs(s, stems, needs) for s in stems}, order, prov)
+                 {s: notebook_needs(s, stems, needs) for s in stems}, order, prov, nbs)
     finally:
         if old_backend is None: os.environ.pop("MPLBACKEND", None)
         else: os.environ["MPLBACKEND"] = old_backend
     return runs
-
-def run_data_files(data_dir: Path) -> list[Path]:
-    "The data files a run may read (every `*.csv` and `*.parquet` of `data_dir`), hashed once for the provenance cells."
-    from algobot.data import DATA_SUFFIXES
-    return sorted(p for s in DATA_SUFFIXES for p in Path(data_dir).glob(f"*{s}") if p.is_file())
-
-def run_in_process(path: Path, reports_dir: Path, params: dict[str, Any], kernel: str = "python3",
-                   progress: bool = True, prov: dict[str, Any] | None = None) -> NotebookRun:
-    "`run_notebook` in a fresh Python process (a pipeline worker); parameters travel as JSON."
-    import algobot
-    with tempfile.TemporaryDirectory(prefix="algobot-pipeline-") as tmp:
-        result = Path(tmp) / "run.json"
-        job = {"path": str(path), "reports_dir": str(reports_dir), "params": params, "kernel": kernel,
-               "progress": progress, "prov": prov, "result": str(result)}
-        root = str(Path(algobot.__file__).resolve().parents[1])  # the child imports this very algobot
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-        code = "from algobot.pipeline import _worker; _worker()"
-        proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(job, default=str), text=True, env=env)
-        if proc.returncode or not result.exists():
-            return NotebookRun(path.stem, status="failed", error=f"worker process exited with code {proc.returncode}")
-        record = json.loads(result.read_text())
-    return NotebookRun(**{**record, **{k: Path(record[k]) if record[k] else None for k in ("html", "ipynb")}})
-
-def _worker() -> None:
-    "A worker process: run the notebook of the JSON job on stdin and write its `NotebookRun` as JSON."
-    job = json.load(sys.stdin)
-    run = run_notebook(Path(job["path"]), Path(job["reports_dir"]), job["params"], job["kernel"], job["progress"], job["prov"])
-    atomic_write_text(job["result"], json.dumps(dataclasses.asdict(run), default=str))
-
-def _run_all(paths, runs, reports, started, run_params, kernel, progress, workers, waits_for, order, prov):
-    "Start ready notebooks in `order` while workers are free; after a failure start nothing new, let the others finish."
-    index = {p.stem: i for i, p in enumerate(paths)}
-    pending, running, failed = list(order), {}, []
-    write_index(runs, reports, started, run_params)
-    with ThreadPoolExecutor(max_workers=workers) as pool:  # each thread waits on one worker process
-        while running or (pending and not failed):
-            ready = [s for s in pending if all(runs[index[n]].status == "ok" for n in waits_for[s])]
-            for s in ready[:0 if failed else workers - len(running)]:
-                i = index[s]
-                pending.remove(s)
-                log.info("running %s", paths[i].name)
-                print(f"[{i + 1}/{len(paths)}] {s} ...", flush=True)
-                running[pool.submit(run_in_process, paths[i], reports, run_params, kernel, progress, prov)] = i
-            if not running: raise PipelineError(f"notebooks waiting for each other: {pending}")  # a cycle in the needs
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in done:
-                i = running.pop(fut)
-                runs[i] = fut.result()
-                write_index(runs, reports, started, run_params)
-                print(f"[{i + 1}/{len(paths)}] {paths[i].stem}: {runs[i].status} in {runs[i].seconds:.1f} s", flush=True)
-                if runs[i].status == "failed": failed.append(i)
-    if failed:
-        raise PipelineError("; ".join(f"notebook {paths[i].name} failed: {runs[i].error} (report: {runs[i].html or 'none'})"
-                                      for i in failed))
 
 # %% ../nbs/99_pipeline.ipynb #0164a69b
 def _parse_value(text: str) -> Any:

@@ -26,14 +26,14 @@ from .tasks import TradingTask
 from .metrics import Backtest, backtest, buy_and_hold
 
 # %% auto #0
-__all__ = ['ALGOS', 'DEFAULT_ACTION_TYPE', 'default_algo_kwargs', 'LeanCategorical', 'FastCategorical', 'FastCategoricalHead',
-           'FastMlpPolicy', 'save_model', 'load_model', 'ValidationCheckpoints', 'RecordEpisodes', 'TrainResult',
-           'fast_torch', 'train']
+__all__ = ['default_algo_kwargs', 'FastCategoricalHead', 'FastMlpPolicy', 'save_model', 'load_model', 'fast_torch', 'TrainResult',
+           'train']
 
 # %% ../nbs/06_train.ipynb #c406ae95
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "tqc": TQC}
 DEFAULT_ACTION_TYPE = {"ppo": "discrete", "sac": "continuous", "tqc": "continuous"}
 
+# %% ../nbs/06_train.ipynb #89a67cef
 def default_algo_kwargs(algo: str, total_steps: int, n_envs: int = 1) -> dict[str, Any]:
     "Hyper-parameters used unless overridden, for `n_envs` environments stepped together."
     net = {"net_arch": [64, 64]}
@@ -81,6 +81,7 @@ class FastCategorical(CategoricalDistribution):
         self.distribution = LeanCategorical(action_logits)
         return self
 
+# %% ../nbs/06_train.ipynb #0f307f1d
 class FastCategoricalHead:
     "Policy mixin: SB3's Categorical head becomes `FastCategorical` before the networks are built (same parameters)."
     def _build(self, lr_schedule) -> None:
@@ -89,7 +90,6 @@ class FastCategoricalHead:
 
 class FastMlpPolicy(FastCategoricalHead, ActorCriticPolicy):
     "SB3's `MlpPolicy` (actor-critic) with the `FastCategorical` head for discrete actions; unchanged otherwise."
-
 
 # %% ../nbs/06_train.ipynb #9b8ecf1f
 def save_model(model: BaseAlgorithm, path: str | Path, meta: dict[str, Any]) -> Path:
@@ -108,6 +108,7 @@ def load_model(path: str | Path) -> tuple[BaseAlgorithm, dict[str, Any]]:
     except Exception as e: raise ValueError(f"checkpoint {path} is unreadable or corrupt: {type(e).__name__}: {e}") from e
     return model, meta
 
+# %% ../nbs/06_train.ipynb #6ee0eeea
 class ValidationCheckpoints(BaseCallback):
     """Every `every` vector steps, one deterministic full pass over the validation period (`backtest`); keep
     (timesteps, total validation reward) and save the model atomically on a new best."""
@@ -135,6 +136,17 @@ class RecordEpisodes(BaseCallback):
         self.rows += [{"reward": i["episode"]["r"], "length": i["episode"]["l"]} for i in self.locals["infos"] if "episode" in i]
         return True
 
+# %% ../nbs/06_train.ipynb #354a7f46
+@contextmanager
+def fast_torch(threads: int | None = 1):  # torch threads inside (None: unchanged)
+    "Inside: torch on `threads` threads, torch.distributions' argument checks off (same numbers); both restored after."
+    before, validate = torch.get_num_threads(), torch.distributions.Distribution._validate_args
+    if threads: torch.set_num_threads(threads)
+    torch.distributions.Distribution.set_default_validate_args(False)
+    try: yield
+    finally:
+        torch.set_num_threads(before)
+        torch.distributions.Distribution.set_default_validate_args(validate)
 
 # %% ../nbs/06_train.ipynb #f5827a4b
 @dataclass
@@ -148,17 +160,6 @@ class TrainResult:
     evaluations: pd.DataFrame       # timesteps, validation reward (full pass)
     episodes: pd.DataFrame          # training episodes: reward, length
     meta: dict[str, Any] = field(default_factory=dict)
-
-@contextmanager
-def fast_torch(threads: int | None = 1):  # torch threads inside (None: unchanged)
-    "Inside: torch on `threads` threads, torch.distributions' argument checks off (same numbers); both restored after."
-    before, validate = torch.get_num_threads(), torch.distributions.Distribution._validate_args
-    if threads: torch.set_num_threads(threads)
-    torch.distributions.Distribution.set_default_validate_args(False)
-    try: yield
-    finally:
-        torch.set_num_threads(before)
-        torch.distributions.Distribution.set_default_validate_args(validate)
 
 def train(task: TradingTask,                    # the task: data, periods, window, costs (`TradingTask.from_settings`)
           algo: str = "ppo",                     # "ppo", "sac" or "tqc"

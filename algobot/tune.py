@@ -20,7 +20,7 @@ from .tasks import FoldTask, TradingTask, discover_tasks, synthetic_tasks
 from .train import train
 
 # %% auto #0
-__all__ = ['PPO_SPACE', 'suggest', 'tune', 'tuning_trials', 'main']
+__all__ = ['tune', 'tuning_trials', 'main']
 
 # %% ../nbs/06a_tune.ipynb #6d75c9f1
 PPO_SPACE = {"learning_rate": (1e-5, 1e-3), "n_epochs": (2, 10), "ent_coef": (1e-4, 0.05), "gamma": (0.9, 0.999),
@@ -40,6 +40,7 @@ def suggest(trial: optuna.Trial, obs_dim: int, seed: int = 0) -> tuple[dict[str,
          trial.suggest_float("w4", 0.0, 0.01), trial.suggest_float("w5", 0.0, 3.0))
     return kw, CombinedReward(w, curiosity=CuriosityBonus(obs_dim, seed=seed) if w[3] > 0 else None)
 
+# %% ../nbs/06a_tune.ipynb #c00b8031
 def _val_fold(task: TradingTask, k: int, n_folds: int, embargo: int) -> FoldTask:
     "Fold `k` with its val period also as its test period: `train`'s final backtest is then a validation score."
     f = task.fold(k, n_folds, embargo=embargo)
@@ -62,6 +63,7 @@ def _objective(trial, tasks, total_steps, n_folds, embargo, n_envs, seed, tensor
 def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
+# %% ../nbs/06a_tune.ipynb #eea7d321
 def tune(tasks: Sequence[TradingTask],      # tasks searched on (their folds' train and val periods only)
          n_trials: int,                     # trials the study should hold in the end (finished ones on disk count)
          db: str | Path,                    # SQLite file of the study (created, or resumed)
@@ -85,13 +87,13 @@ def tune(tasks: Sequence[TradingTask],      # tasks searched on (their folds' tr
                        n_trials=n_trials - done)
     return study
 
+# %% ../nbs/06a_tune.ipynb #43bd3bcc
 def tuning_trials(db: str | Path, study_name: str | None = None) -> int:
     "Finished (complete or pruned) trials in the SQLite file `db` (one study, or all; 0 without the file): the DSR's extra trials."
     if not Path(db).exists(): return 0
     storage = f"sqlite:///{db}"
     names = [study_name] if study_name else optuna.get_all_study_names(storage)
     return sum(len(_finished(optuna.load_study(study_name=n, storage=storage))) for n in names)
-
 
 # %% ../nbs/06a_tune.ipynb #ccb9055c
 def main(argv: Sequence[str] | None = None) -> int:

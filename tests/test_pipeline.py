@@ -1,5 +1,5 @@
 """The main job's machinery end to end: algobot-pipeline runs real notebooks on real data in a kernel."""
-import json, os, shutil, subprocess, sys
+import json, os, re, shutil, subprocess, sys
 from pathlib import Path
 
 import nbformat
@@ -10,11 +10,20 @@ from helpers import ROOT
 
 CLI = Path(sys.executable).parent / "algobot-pipeline"
 UNENCRYPTED_WARNING = "Kernel is running over TCP without encryption"
+# what an ok run must not print: a kernel interrupted or logging errors, a traceback, the dashboard server's access log,
+# a Python warning (nbconvert's "mimetype(s) dict_keys([])"), papermill failing to read a parameters cell
+NOISE = re.compile(r"KeyboardInterrupt|Traceback|WARNING:tornado|UserWarning|ERROR \||Unable to parse line")
 
 
 def run_cli(*args, env, timeout=600):
     return subprocess.run([str(CLI), "--no-progress", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def assert_quiet(r: subprocess.CompletedProcess) -> None:
+    "An ok run printed progress, results and real problems only (the offending lines, each under its notebook's name, if not)."
+    noisy = [line for line in (r.stdout + r.stderr).splitlines() if NOISE.search(line)]
+    assert not noisy, "the pipeline printed noise:\n" + "\n".join(noisy)
 
 
 def printed(ipynb: Path) -> str:
@@ -30,6 +39,7 @@ def test_pipeline_labels_real_data_and_writes_reports(scratch_settings):
                 env=dict(os.environ))
     assert r.returncode == 0, r.stderr[-3000:]
     assert UNENCRYPTED_WARNING not in r.stdout + r.stderr
+    assert_quiet(r)
     record = json.loads((reports / "pipeline.json").read_text())
     assert [(n["name"], n["status"]) for n in record["notebooks"]] == [("01_data", "ok"), ("02_labeling", "ok")]
     assert record["parameters"]["tasks"] == "EURUSD_4h,GOOGL_1w"
@@ -64,6 +74,16 @@ def test_pipeline_stops_on_bad_data_and_writes_nothing(scratch_settings, tmp_pat
     assert not processed.exists() or not any(processed.iterdir()), "nothing may be written from bad input"
 
 
+def test_pipeline_stops_at_once_on_a_misspelt_parameter(scratch_settings, tmp_path):
+    "-p taskk=... (no notebook of the run declares it): exit 1 before any notebook starts, with the valid names and the close one."
+    reports = tmp_path / "reports"
+    r = run_cli("--only", "06_train", "-p", "taskk=SP500_1d", "--reports-dir", str(reports), env=dict(os.environ), timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "unknown parameter 'taskk' (did you mean 'task'?)" in r.stderr, r.stderr
+    assert "parameters of these notebooks: algos, data_dir, models_dir, quick, seed, task, tensorboard, total_steps" in r.stderr
+    assert "06_train ..." not in r.stdout and not reports.exists()   # nothing started, nothing written
+
+
 def test_pipeline_kernels_are_encrypted_and_quiet(scratch_settings, tmp_path):
     "run_pipeline's kernels get CurveZMQ keys (kernel_config), so ipykernel has no unencrypted-TCP warning to print."
     zmq = pytest.importorskip("zmq")
@@ -94,6 +114,7 @@ def test_pipeline_runs_every_notebook_on_one_instrument(scratch_settings, tmp_pa
     reports = tmp_path / "reports"
     r = run_cli("--data-dir", str(data), "--reports-dir", str(reports), env=dict(os.environ), timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert_quiet(r)
     record = json.loads((reports / "pipeline.json").read_text())
     from algobot.pipeline import pipeline_notebooks
     assert [n["name"] for n in record["notebooks"]] == list(pipeline_notebooks(ROOT / "nbs"))
@@ -115,6 +136,7 @@ def test_pipeline_single_task_has_no_holdout(scratch_settings, tmp_path):
     r = run_cli("--only", "04a_tasks,07_rl2,08_maml", "--data-dir", str(data), "--reports-dir", str(reports),
                 env=dict(os.environ))
     assert r.returncode == 0, r.stderr[-3000:]
+    assert_quiet(r)
     record = json.loads((reports / "pipeline.json").read_text())
     assert [(n["name"], n["status"]) for n in record["notebooks"]] == [("04a_tasks", "ok"), ("07_rl2", "ok"), ("08_maml", "ok")]
     rl2 = printed(reports / "07_rl2.ipynb")
