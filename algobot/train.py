@@ -41,7 +41,7 @@ def default_algo_kwargs(algo: str, total_steps: int, n_envs: int = 1) -> dict[st
         if n_envs == 1:  # the single-env path: 256-step rollouts, 4 minibatches of 64
             return {"n_steps": 256, "batch_size": 64, "n_epochs": 4, "learning_rate": 3e-4, "ent_coef": 0.01,
                     "policy_kwargs": net}
-        # batched (tests/bench_ppo_sweep.py): a rollout of >= 512 steps, 2 minibatches an epoch, a larger step size
+        # batched (benchmarks/bench_ppo_sweep.py): a rollout of >= 512 steps, 2 minibatches an epoch, a larger step size
         rollout = max(16, 512 // n_envs) * n_envs
         return {"n_steps": rollout // n_envs, "batch_size": rollout // 2, "n_epochs": 4, "learning_rate": 1e-3,
                 "ent_coef": 0.01, "policy_kwargs": {**net, "optimizer_kwargs": {"fused": True}}}  # Adam's one-kernel step
