@@ -17,17 +17,18 @@ from .env import DEFAULT_INDICATORS, DISCRETE_TARGETS, INDICATORS, HistoricalFee
 from .rewards import BaseReward, RewardFunction, reward_for_env
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
+# %% auto #0
+__all__ = ['PERIODS', 'Task', 'filter_tasks', 'discover_tasks', 'register_source', 'SyntheticTask', 'synthetic_tasks',
+           'split_holdout', 'split_bounds', 'TradingTask', 'FoldTask']
+
+# %% ../nbs/04a_tasks.ipynb #6e2e4eff
 log = logging.getLogger(__name__)
 
-# %% auto #0
-__all__ = ['log', 'DERIVED_TIMEFRAMES', 'SOURCES', 'PERIODS', 'Task', 'filter_tasks', 'discover_tasks', 'register_source',
-           'SyntheticTask', 'synthetic_tasks', 'split_holdout', 'split_bounds', 'chronological_split', 'TradingTask',
-           'walk_forward_bounds', 'FoldTask']
-
-# %% ../nbs/04a_tasks.ipynb #17a04489
+# %% ../nbs/04a_tasks.ipynb #17a0448a
 #: coarser timeframes derived from each native one by `discover_tasks`
 DERIVED_TIMEFRAMES = {"1h": ("4h", "1d"), "1d": ("1w",)}
 
+# %% ../nbs/04a_tasks.ipynb #17a04489
 @dataclass(frozen=True)
 class Task:
     "One (instrument, timeframe) pair and the file it comes from."
@@ -48,14 +49,20 @@ class Task:
 
     def __repr__(self) -> str: return f"Task({self.name})"
 
-def filter_tasks(tasks: list[Task], only: str | list[str] | None) -> list[Task]:
-    "Tasks whose name matches one of the comma-separated globs in `only` (None or empty: all)."
+# %% ../nbs/04a_tasks.ipynb #17a0448c
+def filter_tasks(tasks: Sequence,                         # tasks (anything with `.name`)
+                 only: str | Sequence[str] | None,        # task-name globs, comma separated or a list; None or "": all
+                ) -> list:
+    "The tasks whose name matches one of the globs in `only`; a glob that matches no task is an error listing the valid names."
     if not only: return list(tasks)
     pats = [p.strip() for p in (only.split(",") if isinstance(only, str) else only) if p.strip()]
-    kept = [t for t in tasks if any(fnmatch.fnmatchcase(t.name, p) for p in pats)]
-    if not kept: raise ValueError(f"No task matches {only!r}; available: {[t.name for t in tasks]}")
-    return kept
+    names = [t.name for t in tasks]
+    unmatched = [p for p in pats if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+    if unmatched or not pats:
+        raise ValueError(f"no task matches {', '.join(map(repr, unmatched or [only]))} (of {only!r}); available: {names}")
+    return [t for t in tasks if any(fnmatch.fnmatchcase(t.name, p) for p in pats)]
 
+# %% ../nbs/04a_tasks.ipynb #17a0448e
 def discover_tasks(data_dir: str | Path,                                 # folder of <INSTRUMENT>_<TIMEFRAME>.csv/.parquet files
                    only: str | list[str] | None = None,                  # task-name globs, see `filter_tasks`
                    derived: dict[str, tuple[str, ...]] = DERIVED_TIMEFRAMES,  # native tf -> coarser tfs to add
@@ -76,10 +83,11 @@ def discover_tasks(data_dir: str | Path,                                 # folde
     found.sort(key=lambda t: (t.instrument, timeframe_minutes(t.timeframe)))
     return filter_tasks(found, only)
 
-# %% ../nbs/04a_tasks.ipynb #87cdfe0b
+# %% ../nbs/04a_tasks.ipynb #87cdfe0a
 #: generated task sources (dataclasses with `.name` and `.load()`) that `TradingTask.from_spec` rebuilds, by class name
 SOURCES: dict[str, type] = {}
 
+# %% ../nbs/04a_tasks.ipynb #87cdfe0b
 def register_source(cls: type) -> type:
     "Class decorator: let specs of tasks over this generated source be rebuilt (its dataclass fields are the spec)."
     if not dataclasses.is_dataclass(cls): raise TypeError(f"{cls.__name__} must be a dataclass to be described in a spec")
@@ -106,7 +114,7 @@ def split_holdout(tasks: Sequence,                   # the tasks to train on, mi
                   holdout: str | None = None,        # task-name globs; None: the last task if there are >= 2; "": none
                   available: Sequence | None = None, # where named hold-outs are looked up (default `tasks`)
                  ) -> tuple[list, list]:
-    "(training tasks, held-out tasks). An unknown `holdout` name is an error that lists the available tasks."
+    "(training tasks, held-out tasks). A `holdout` glob that matches no task is an error that lists the available tasks."
     tasks = list(tasks)
     if not tasks: raise ValueError("no tasks to split")
     if holdout is None: held = tasks[-1:] if len(tasks) >= 2 else []
@@ -127,6 +135,7 @@ def split_bounds(n: int, train: float = 0.7, val: float = 0.15) -> list[tuple[in
     a, b = int(round(n * train)), int(round(n * (train + val)))
     return [(0, a), (a, b), (b, n)]
 
+# %% ../nbs/04a_tasks.ipynb #afebec77
 def chronological_split(df: pd.DataFrame, train: float = 0.7, val: float = 0.15) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     "Split `df` in time into (train, validation, test) with fractions `train`, `val` and the rest."
     return tuple(df.iloc[a:b].reset_index(drop=True) for a, b in split_bounds(len(df), train, val))
@@ -275,9 +284,7 @@ class TradingTask:
 
     def __repr__(self) -> str: return f"TradingTask({self.name}, window={self.window}, indicators={self.indicators}, {self.action_type})"
 
-# %% ../nbs/04a_tasks.ipynb #27ae2dfe
-from fastcore.basics import patch
-
+# %% ../nbs/04a_tasks.ipynb #27ae2dfa
 def walk_forward_bounds(n_bars: int,                  # rows in the series
                         n_folds: int = 4,             # folds; their test blocks tile the end of the series
                         val_frac: float = 0.1,        # validation block, as a fraction of `n_bars`
@@ -305,6 +312,9 @@ def walk_forward_bounds(n_bars: int,                  # rows in the series
                              f"{max(0, train[1] - train[0])} training bars")
         folds.append(dict(zip(PERIODS, (train, val, test))))
     return folds
+
+# %% ../nbs/04a_tasks.ipynb #27ae2dfe
+from fastcore.basics import patch
 
 class FoldTask(TradingTask):
     "One walk-forward fold of a `TradingTask`: the same source, settings, bars and features, with the fold's periods."

@@ -6,7 +6,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "import sys; from algobot.rl2 import main; sys.exit(main())"]   # this checkout's algobot
+CLI = [sys.executable, "-c", "import sys; from algobot.rl2_cli import main; sys.exit(main())"]   # this checkout's algobot
 
 
 def _name(p: psutil.Process) -> str:
