@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
+from fastcore.basics import patch
 
 from .config import Settings
 from .data import data_files, parse_data_filename, read_ohlcv, resample_ohlcv, synthetic_ohlcv, timeframe_minutes
@@ -141,10 +142,6 @@ def chronological_split(df: pd.DataFrame, train: float = 0.7, val: float = 0.15)
     return tuple(df.iloc[a:b].reset_index(drop=True) for a, b in split_bounds(len(df), train, val))
 
 # %% ../nbs/04a_tasks.ipynb #6781045c
-_ENV_FIELDS = ("window", "indicators", "splits", "action_type", "commission", "spread", "max_episode_steps")
-# the TradingEnv arguments TradingVecEnv takes too
-_VEC_OVERRIDES = {"action_type", "commission", "spread", "max_episode_steps", "reward_scale", "bust_equity"}
-
 class TradingTask:
     "A task prepared for RL: bars and features (loaded on first use), chronological periods, observation layout, environments."
     def __init__(self, source: Any,                          # `Task` or `SyntheticTask` (anything with `.name` and `.load()`)
@@ -230,59 +227,68 @@ class TradingTask:
                   episode="random" if period == "train" else "full")
         return TradingEnv(self.feed if data is None else data, **{**kw, **overrides})
 
-    def make_vec_env(self, period: str = "train",   # the period the (random) episodes stay in
-                     n_envs: int = 8,               # episodes stepped together
-                     seed: int = 0,                 # seed of the episode starts
-                     reward_fn: RewardFunction | None = None,  # None: BaseReward(); a copy per env
-                     **overrides) -> VecEnv:        # TradingEnv arguments, as `make_env`
-        """`n_envs` random-episode environments in one period, as an SB3 VecEnv with episode statistics (VecMonitor).
-        The base reward steps them together with numpy (`TradingVecEnv`); another reward, or an override TradingVecEnv
-        lacks, gives `n_envs` TradingEnvs (the first with `reward_fn` itself); `n_envs=1` is one TradingEnv."""
-        if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
-        if period not in PERIODS: raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
-        base = reward_fn is None or type(reward_fn) is BaseReward
-        if n_envs > 1 and base and overrides.keys() <= _VEC_OVERRIDES:
-            r = reward_fn or BaseReward()
-            kw = {**dict(action_type=self.action_type, commission=self.commission, spread=self.spread,
-                         max_episode_steps=self.max_episode_steps), **overrides}
-            venv = TradingVecEnv(self.feed, n_envs, span=self.periods[period], lambda_cost=r.lambda_cost,
-                                 mu_drawdown=r.mu_drawdown, seed=seed, **kw)
-        else:
-            rewards = [reward_fn] + [reward_for_env(reward_fn) for _ in range(n_envs - 1)]
-            make = lambda r: (lambda: self.make_env(period, episode="random", reward_fn=r, **overrides))
-            venv = DummyVecEnv([make(r) for r in rewards])
-            venv.seed(seed)
-        return VecMonitor(venv)
-
-    def spec(self) -> dict[str, Any]:
-        "JSON-able description (stored beside checkpoints); `from_spec` rebuilds the task."
-        s = self.source
-        if isinstance(s, Task): src = {"data_dir": str(s.path.parent)}
-        else:   # a generated source (SyntheticTask, meta_sanity.ARTask, ...): its class and fields
-            fields = dataclasses.asdict(s) if dataclasses.is_dataclass(s) else {"repr": repr(s)}
-            src = {"source": {"class": type(s).__name__, "module": type(s).__module__, **fields}}
-        return {"task": self.name, **src, **{k: getattr(self, k) for k in _ENV_FIELDS}}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], data_dir: str | Path | None = None) -> "TradingTask":
-        "Rebuild a task from `spec()` (`data_dir` replaces the stored folder, e.g. on another machine)."
-        if "source" in spec:                  # a generated source: its registered class, rebuilt from its fields
-            fields = dict(spec["source"])
-            name, module = fields.pop("class"), fields.pop("module", "")
-            if name not in SOURCES and module.startswith("algobot."): importlib.import_module(module)  # registers it
-            if SOURCES.get(name) is None or "repr" in fields:
-                raise ValueError(f"cannot rebuild source {module}.{name} from a spec: only dataclasses decorated with "
-                                 f"`register_source` can be ({list(SOURCES)})")
-            source = SOURCES[name](**fields)
-        elif "synthetic" in spec: source = SyntheticTask(spec["task"], **spec["synthetic"])   # specs written before
-        else: source = discover_tasks(data_dir or spec["data_dir"], only=spec["task"])[0]
-        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items() if k in _ENV_FIELDS}
-        task = TradingTask(source, **kw)
-        if "fold" not in spec: return task
-        f = spec["fold"]
-        return FoldTask(task, f["index"], {k: tuple(v) for k, v in f["periods"].items()})
-
     def __repr__(self) -> str: return f"TradingTask({self.name}, window={self.window}, indicators={self.indicators}, {self.action_type})"
+
+# %% ../nbs/04a_tasks.ipynb #6781045e
+_ENV_FIELDS = ("window", "indicators", "splits", "action_type", "commission", "spread", "max_episode_steps")
+
+@patch
+def spec(self: TradingTask) -> dict[str, Any]:
+    "JSON-able description (stored beside checkpoints); `from_spec` rebuilds the task."
+    s = self.source
+    if isinstance(s, Task): src = {"data_dir": str(s.path.parent)}
+    else:   # a generated source (SyntheticTask, meta_sanity.ARTask, ...): its class and fields
+        fields = dataclasses.asdict(s) if dataclasses.is_dataclass(s) else {"repr": repr(s)}
+        src = {"source": {"class": type(s).__name__, "module": type(s).__module__, **fields}}
+    return {"task": self.name, **src, **{k: getattr(self, k) for k in _ENV_FIELDS}}
+
+@patch(cls_method=True)
+def from_spec(cls: TradingTask, spec: dict[str, Any], data_dir: str | Path | None = None) -> "TradingTask":
+    "Rebuild a task from `spec()` (`data_dir` replaces the stored folder, e.g. on another machine)."
+    if "source" in spec:                  # a generated source: its registered class, rebuilt from its fields
+        fields = dict(spec["source"])
+        name, module = fields.pop("class"), fields.pop("module", "")
+        if name not in SOURCES and module.startswith("algobot."): importlib.import_module(module)  # registers it
+        if SOURCES.get(name) is None or "repr" in fields:
+            raise ValueError(f"cannot rebuild source {module}.{name} from a spec: only dataclasses decorated with "
+                             f"`register_source` can be ({list(SOURCES)})")
+        source = SOURCES[name](**fields)
+    elif "synthetic" in spec: source = SyntheticTask(spec["task"], **spec["synthetic"])   # specs written before
+    else: source = discover_tasks(data_dir or spec["data_dir"], only=spec["task"])[0]
+    kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items() if k in _ENV_FIELDS}
+    task = TradingTask(source, **kw)
+    if "fold" not in spec: return task
+    f = spec["fold"]
+    return FoldTask(task, f["index"], {k: tuple(v) for k, v in f["periods"].items()})
+
+# %% ../nbs/04a_tasks.ipynb #6781045f
+# the TradingEnv arguments TradingVecEnv takes too
+_VEC_OVERRIDES = {"action_type", "commission", "spread", "max_episode_steps", "reward_scale", "bust_equity"}
+
+@patch
+def make_vec_env(self: TradingTask, period: str = "train",   # the period the (random) episodes stay in
+                  n_envs: int = 8,               # episodes stepped together
+                  seed: int = 0,                 # seed of the episode starts
+                  reward_fn: RewardFunction | None = None,  # None: BaseReward(); a copy per env
+                  **overrides) -> VecEnv:        # TradingEnv arguments, as `make_env`
+    """`n_envs` random-episode environments in one period, as an SB3 VecEnv with episode statistics (VecMonitor).
+    The base reward steps them together with numpy (`TradingVecEnv`); another reward, or an override TradingVecEnv
+    lacks, gives `n_envs` TradingEnvs (the first with `reward_fn` itself); `n_envs=1` is one TradingEnv."""
+    if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+    if period not in PERIODS: raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
+    base = reward_fn is None or type(reward_fn) is BaseReward
+    if n_envs > 1 and base and overrides.keys() <= _VEC_OVERRIDES:
+        r = reward_fn or BaseReward()
+        kw = {**dict(action_type=self.action_type, commission=self.commission, spread=self.spread,
+                      max_episode_steps=self.max_episode_steps), **overrides}
+        venv = TradingVecEnv(self.feed, n_envs, span=self.periods[period], lambda_cost=r.lambda_cost,
+                              mu_drawdown=r.mu_drawdown, seed=seed, **kw)
+    else:
+        rewards = [reward_fn] + [reward_for_env(reward_fn) for _ in range(n_envs - 1)]
+        make = lambda r: (lambda: self.make_env(period, episode="random", reward_fn=r, **overrides))
+        venv = DummyVecEnv([make(r) for r in rewards])
+        venv.seed(seed)
+    return VecMonitor(venv)
 
 # %% ../nbs/04a_tasks.ipynb #27ae2dfa
 def walk_forward_bounds(n_bars: int,                  # rows in the series
