@@ -17,8 +17,7 @@ from .config import atomic_path, atomic_write_text, sha256_checksum
 from .tasks import TradingTask
 
 # %% auto #0
-__all__ = ['CheckpointError', 'ChunkMismatch', 'tree_rss_mb', 'chunk_path', 'ChunkRecord', 'verify_chunk', 'final_chunk',
-           'run_chunks']
+__all__ = ['CheckpointError', 'ChunkMismatch', 'tree_rss_mb', 'ChunkRecord', 'verify_chunk', 'final_chunk', 'run_chunks']
 
 # %% ../nbs/06b_chunks.ipynb #c6b0a00f
 log = logging.getLogger(__name__)
@@ -69,11 +68,12 @@ def free_memory() -> None:
     try: ctypes.CDLL("libc.so.6").malloc_trim(0)
     except OSError: pass
 
-# %% ../nbs/06b_chunks.ipynb #3a7d74a9
+# %% ../nbs/06b_chunks.ipynb #3a7d74ab
 def chunk_path(models_dir: Path, run_name: str, n: int, backend: str = "sb3") -> Path:
     "Checkpoint of chunk `n`: SB3's `.zip`, or RLlib's checkpoint directory; its sidecar is the `.json` beside it."
     return Path(models_dir) / f"{run_name}_chunk_{n}{'.zip' if backend == 'sb3' else ''}"
 
+# %% ../nbs/06b_chunks.ipynb #3a7d74a9
 @dataclass
 class ChunkRecord:
     "What one chunk did."

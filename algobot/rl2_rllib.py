@@ -31,7 +31,7 @@ from .tasks import TradingTask
 from .trials import RL2Wrapper, trial_env
 
 # %% auto #0
-__all__ = ['rl2_ppo_config', 'RayWorkerError', 'init_ray', 'train_rl2_rllib_chunked', 'RLlibRL2Policy', 'load_rllib_policy']
+__all__ = ['rl2_ppo_config', 'RayWorkerError', 'init_ray', 'train_rl2_rllib_chunked', 'load_rllib_policy']
 
 # %% ../nbs/07b_rl2_rllib.ipynb #d38720af
 log = logging.getLogger(__name__)
