@@ -21,14 +21,14 @@ from .tasks import TradingTask
 from .train import FastMlpPolicy, default_algo_kwargs
 
 # %% auto #0
-__all__ = ['ACTION_NAMES', 'ACTION_OF_LABEL', 'label_actions', 'task_labels', 'Demonstrations', 'demonstrations', 'concat_demos',
-           'BCResult', 'predict_actions', 'confusion_matrix', 'train_bc']
+__all__ = ['label_actions', 'task_labels', 'Demonstrations', 'demonstrations', 'concat_demos', 'train_bc']
 
-# %% ../nbs/09_bc.ipynb #2ef0a82a
+# %% ../nbs/09_bc.ipynb #2ef0a82b
 _SELL, _HOLD, _BUY = (DISCRETE_TARGETS.index(t) for t in (-1.0, 0.0, 1.0))  # the env's discrete actions
 ACTION_NAMES = tuple({_SELL: "sell", _HOLD: "hold", _BUY: "buy"}[i] for i in range(len(DISCRETE_TARGETS)))
 ACTION_OF_LABEL = {int(Label.BUY_TARGET_HIT): _BUY, int(Label.SELL_TARGET_HIT): _SELL}  # everything else: hold
 
+# %% ../nbs/09_bc.ipynb #2ef0a82a
 def label_actions(labels) -> np.ndarray:
     "Demonstrated action (0 sell, 1 hold, 2 buy) for each label."
     return np.array([ACTION_OF_LABEL.get(int(l), _HOLD) for l in labels], dtype=np.int64)
@@ -74,9 +74,10 @@ def demonstrations(task: TradingTask, labels: np.ndarray, period: str = "train")
     return Demonstrations(np.array(rows, np.float32), np.array(actions), np.array([task.name] * len(actions)))
 
 def concat_demos(demos: Sequence[Demonstrations]) -> Demonstrations:
+    "One demonstration set of several (e.g. one per task), rows in order."
     return Demonstrations(*(np.concatenate([getattr(d, k) for d in demos]) for k in ("obs", "actions", "task")))
 
-# %% ../nbs/09_bc.ipynb #84400553
+# %% ../nbs/09_bc.ipynb #84400554
 @dataclass
 class BCResult:
     model: PPO
@@ -97,6 +98,7 @@ def confusion_matrix(true: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
     np.add.at(m, (true, pred), 1)
     return pd.DataFrame(m, index=[f"demo {a}" for a in ACTION_NAMES], columns=[f"pred {a}" for a in ACTION_NAMES])
 
+# %% ../nbs/09_bc.ipynb #84400553
 def train_bc(train: Demonstrations, heldout: Demonstrations, env: TradingEnv, epochs: int = 20, batch_size: int = 256,
              lr: float = 1e-3, seed: int = 0, progress: bool = True) -> BCResult:
     "Fit a fresh SB3 PPO policy's actor to the demonstrations (class-weighted cross-entropy)."

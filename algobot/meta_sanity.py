@@ -17,8 +17,10 @@ from stable_baselines3 import PPO
 
 from .data import TIMEFRAMES
 from .maml import MetaTask, PolicyNet, adaptation_curve, meta_train_policy
-from .rl2 import RL2_DEFAULTS, evaluate_rl2, final_chunk, load_chunk, make_trial_vec_env, train_rl2_chunked
+from .chunks import final_chunk
+from .rl2 import RL2_DEFAULTS, evaluate_rl2, load_chunk, train_rl2_chunked
 from .study import block_bootstrap_ci
+from .trials import make_trial_vec_env
 from .tasks import TradingTask, register_source
 
 # %% auto #0

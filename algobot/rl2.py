@@ -4,183 +4,33 @@
 
 # %% ../nbs/07_rl2.ipynb #f3841d41
 from __future__ import annotations
-import argparse, ctypes, gc, json, logging, os, shutil, sys, threading, time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
-import psutil
-import torch
-from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
-from stable_baselines3.common.vec_env import DummyVecEnv
-from tqdm.auto import tqdm
 
-from .config import atomic_path, atomic_write_text, load_settings, sha256_checksum
+from .chunks import CheckpointError, ChunkRecord, run_chunks, verify_chunk
+from .config import atomic_path
 from .env import TradingEnv
+from .tasks import TradingTask
 from .train import FastCategoricalHead, fast_torch
-from .tasks import TradingTask, discover_tasks, filter_tasks
-
-log = logging.getLogger(__name__)
+from .trials import RL2Wrapper, TrialEnv, make_trial_vec_env
 
 # %% auto #0
-__all__ = ['log', 'RL2_DEFAULTS', 'TrialEnv', 'rl2_observation', 'RL2Wrapper', 'make_trial_vec_env', 'FastMlpLstmPolicy',
-           'CheckpointError', 'ChunkMismatch', 'rss_mb', 'PeakRSS', 'free_memory', 'chunk_path', 'verify_chunk',
-           'load_chunk', 'ChunkRecord', 'plan_chunks', 'write_sidecar', 'train_rl2_chunked', 'final_chunk',
-           'evaluate_rl2', 'main']
-
-# %% ../nbs/07_rl2.ipynb #a8d2260c
-class TrialEnv(gym.Env):
-    "A trial: sample one of `envs` (one per task), run `episodes_per_trial` episodes on it, then end."
-    def __init__(self, envs: Sequence[TradingEnv], names: Sequence[str] | None = None, episodes_per_trial: int = 2):
-        if not envs: raise ValueError("TrialEnv needs at least one task env")
-        first = envs[0]
-        for e in envs[1:]:
-            if e.observation_space != first.observation_space or e.action_space != first.action_space:
-                raise ValueError("all task envs of a trial must share observation and action spaces")
-        if episodes_per_trial < 1: raise ValueError("episodes_per_trial must be >= 1")
-        self.envs, self.names = list(envs), list(names or [f"task{i}" for i in range(len(envs))])
-        self.episodes_per_trial = episodes_per_trial
-        self.observation_space, self.action_space = first.observation_space, first.action_space
-        self.env: TradingEnv | None = None
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self.task_index = int(self.np_random.integers(len(self.envs)))
-        self.env, self.episode = self.envs[self.task_index], 0
-        obs, info = self.env.reset(seed=int(self.np_random.integers(2**31)))
-        return obs, {**info, "task": self.names[self.task_index], "trial_episode": 0, "new_episode": True}
-
-    def step(self, action):
-        obs, reward, term, trunc, info = self.env.step(action)
-        info = {**info, "task": self.names[self.task_index], "trial_episode": self.episode, "new_episode": False}
-        if term or trunc:
-            self.episode += 1
-            if self.episode < self.episodes_per_trial:   # same task, next episode: the trial goes on
-                obs, _ = self.env.reset(seed=int(self.np_random.integers(2**31)))
-                info["new_episode"], term, trunc = True, False, False
-        return obs, reward, term, trunc, info
-
-def rl2_observation(obs: np.ndarray, action, reward: float, new_episode: bool, action_space: gym.Space,
-                    reward_clip: float = 10.0) -> np.ndarray:
-    "`obs` + previous action (one-hot if discrete; zeros at a trial's start) + clipped previous reward + new-episode flag."
-    discrete = isinstance(action_space, spaces.Discrete)
-    a = np.zeros(int(action_space.n) if discrete else int(np.prod(action_space.shape)), np.float32)
-    if action is not None:
-        if discrete: a[int(np.asarray(action).reshape(-1)[0])] = 1.0
-        else: a[:] = np.clip(np.asarray(action, np.float32).reshape(-1), -1, 1)
-    r = float(np.clip(reward, -reward_clip, reward_clip))
-    return np.concatenate([obs, a, [r, float(new_episode)]]).astype(np.float32)
-
-class RL2Wrapper(gym.Wrapper):
-    "Append the previous action (one-hot if discrete), previous reward and a new-episode flag to the observation."
-    def __init__(self, env: gym.Env, reward_clip: float = 10.0):
-        super().__init__(env)
-        inner = env.observation_space
-        self.discrete = isinstance(env.action_space, spaces.Discrete)
-        self.n_act = int(env.action_space.n) if self.discrete else int(np.prod(env.action_space.shape))
-        low = np.r_[inner.low, np.full(self.n_act, -1.0), -reward_clip, 0.0].astype(np.float32)
-        high = np.r_[inner.high, np.full(self.n_act, 1.0), reward_clip, 1.0].astype(np.float32)
-        self.observation_space = spaces.Box(low, high, dtype=np.float32)
-        self.reward_clip = reward_clip
-
-    def _augment(self, obs, action, reward, new_episode) -> np.ndarray:
-        return rl2_observation(obs, action, reward, new_episode, self.env.action_space, self.reward_clip)
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        obs, info = self.env.reset(seed=seed, options=options)
-        return self._augment(obs, None, 0.0, True), info
-
-    def step(self, action):
-        obs, reward, term, trunc, info = self.env.step(action)
-        return self._augment(obs, action, reward, info.get("new_episode", False)), reward, term, trunc, info
+__all__ = ['RL2_DEFAULTS', 'FastMlpLstmPolicy', 'load_chunk', 'train_rl2_chunked', 'evaluate_rl2']
 
 # %% ../nbs/07_rl2.ipynb #53e8fded
-def _as_tasks(tasks: Sequence) -> list[TradingTask]:
-    "TradingTasks as given; other sources (`Task`, `SyntheticTask`) wrapped with TradingTask's defaults."
-    return [t if isinstance(t, TradingTask) else TradingTask(t) for t in tasks]
-
-def make_trial_vec_env(tasks: Sequence[TradingTask],  # the tasks trials sample from
-                       episodes_per_trial: int = 2,    # episodes per trial (the LSTM state persists across them)
-                       n_envs: int = 16,               # trial environments stepped together (batched LSTM forward)
-                       seed: int = 0,
-                       max_episode_steps: int = 128,   # episode length inside a trial
-                      ) -> DummyVecEnv:
-    "`n_envs` RL² trial environments; each has its own task envs (sharing the tasks' feeds) and samples its own tasks."
-    if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
-    def make():
-        envs = [t.make_env("train", max_episode_steps=max_episode_steps) for t in tasks]
-        return RL2Wrapper(TrialEnv(envs, [t.name for t in tasks], episodes_per_trial))
-    venv = DummyVecEnv([make] * n_envs)
-    venv.seed(seed)
-    return venv
-
 class FastMlpLstmPolicy(FastCategoricalHead, RecurrentActorCriticPolicy):
     "sb3-contrib's `MlpLstmPolicy` with `train.FastCategorical` as its discrete head (bit-identical training, faster)."
 
-# n_steps per env: a rollout of 32 x 16 envs = 512 steps
+#: RecurrentPPO keywords of RL²; n_steps per env: a rollout of 32 x 16 envs = 512 steps
 RL2_DEFAULTS = dict(n_steps=32, batch_size=256, n_epochs=4, learning_rate=3e-4, ent_coef=0.01, gamma=0.99,
                     policy_kwargs={"lstm_hidden_size": 64, "net_arch": [64], "shared_lstm": False})
 
 # %% ../nbs/07_rl2.ipynb #3a7d74a9
-class CheckpointError(RuntimeError):
-    "A chunk checkpoint that is missing, corrupt or from a different task list."
-
-class ChunkMismatch(CheckpointError):
-    "Complete, intact chunks on disk from another run (task list, chunk size or backend): retrain with `restart=True`."
-
-def rss_mb() -> float:
-    "Resident memory of this process in MB."
-    return psutil.Process().memory_info().rss / 2**20
-
-class PeakRSS:
-    "Context manager sampling this process's RSS (or `measure()`) in a background thread; `.peak` in MB."
-    def __init__(self, interval: float = 0.02, measure=rss_mb):
-        self.interval, self.measure, self._stop = interval, measure, threading.Event()
-        self.peak = measure()
-
-    def _run(self):
-        while not self._stop.wait(self.interval): self.peak = max(self.peak, self.measure())
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._run, daemon=True); self._thread.start(); return self
-
-    def __exit__(self, *exc):
-        self._stop.set(); self._thread.join(); self.peak = max(self.peak, self.measure())
-
-def free_memory() -> None:
-    "Collect garbage, clear torch caches and (glibc) hand freed heap back to the OS."
-    gc.collect()
-    if torch.cuda.is_available(): torch.cuda.empty_cache()
-    try: ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError: pass
-
-def chunk_path(models_dir: Path, run_name: str, n: int, backend: str = "sb3") -> Path:
-    "Checkpoint of chunk `n`: SB3's `.zip`, or RLlib's checkpoint directory; its sidecar is the `.json` beside it."
-    return Path(models_dir) / f"{run_name}_chunk_{n}{'.zip' if backend == 'sb3' else ''}"
-
-def _remove(path: Path) -> None:
-    "Delete a checkpoint file or directory."
-    shutil.rmtree(path) if Path(path).is_dir() else Path(path).unlink(missing_ok=True)
-
-def verify_chunk(path: Path) -> dict:
-    "The sidecar of a complete chunk whose model file matches the SHA-256 recorded there; `CheckpointError` otherwise."
-    path, sidecar = Path(path), Path(path).with_suffix(".json")
-    fix = (f"delete {path.name} and {sidecar.name} (training resumes from the chunk before), "
-           "or rerun with restart=True / --restart")
-    if not path.exists(): raise CheckpointError(f"missing checkpoint {path}: {fix}")
-    try: meta = json.loads(sidecar.read_text())
-    except (OSError, ValueError) as e: raise CheckpointError(f"unreadable sidecar {sidecar} ({e}): {fix}") from e
-    if "sha256" not in meta: raise CheckpointError(f"{sidecar} records no checksum (an older run?): {fix}")
-    if sha256_checksum(path) != meta["sha256"]:
-        raise CheckpointError(f"checkpoint {path} does not match the SHA-256 in {sidecar.name}: it is corrupt or was "
-                              f"replaced after training; {fix}")
-    return meta
-
 def load_chunk(path: Path, env=None) -> RecurrentPPO:
     "Load a chunk checkpoint after checking it against its sidecar's hash, with a clear error if it is corrupt."
     verify_chunk(path)
@@ -189,53 +39,7 @@ def load_chunk(path: Path, env=None) -> RecurrentPPO:
         raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}: {e}); delete it "
                               "(training resumes from the chunk before) or rerun with restart=True / --restart") from e
 
-@dataclass
-class ChunkRecord:
-    "What one chunk did."
-    chunk: int
-    tasks: list[str]
-    steps: int
-    seconds: float
-    rss_before_mb: float
-    peak_rss_mb: float
-    rss_after_mb: float
-    resumed: bool = False   # True: found complete on disk, not retrained
-
-def _skip_if_done(path: Path, names: list[str], backend: str = "sb3") -> ChunkRecord | None:
-    "The recorded chunk if it is complete, for these tasks and backend, and intact; None if it still has to be trained."
-    sidecar = path.with_suffix(".json")
-    if not sidecar.exists(): return None
-    try: recorded = json.loads(sidecar.read_text()).get("backend", "sb3")
-    except (OSError, ValueError): recorded = backend   # verify_chunk reports the unreadable sidecar
-    if recorded != backend:
-        raise ChunkMismatch(f"{sidecar} was trained with backend {recorded!r}, not {backend!r}: rerun with --backend "
-                              f"{recorded}, use another --models-dir, or retrain with restart=True / --restart")
-    meta = verify_chunk(path)
-    if meta.get("tasks") != names:
-        raise ChunkMismatch(f"{path.with_suffix('.json')} was trained on {meta.get('tasks')}, not {names}: the task list "
-                              "or chunk size changed; rerun with restart=True / --restart")
-    return ChunkRecord(**{k: meta[k] for k in ChunkRecord.__dataclass_fields__ if k != "resumed"}, resumed=True)
-
-def plan_chunks(tasks: Sequence, models_dir: str | Path, chunk_size: int, run_name: str, restart: bool
-               ) -> tuple[Path, list[list[TradingTask]]]:
-    "(folder, chunks of `chunk_size` TradingTasks); clears a killed run's temp files, and every chunk if `restart`."
-    if chunk_size < 1: raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    folder = Path(models_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    tasks = _as_tasks(tasks)
-    if not tasks: raise ValueError("no tasks to train on")
-    for stale in folder.glob(f".{run_name}_chunk_*.tmp*"): _remove(stale)  # temp files of a killed run
-    if restart:
-        for old in folder.glob(f"{run_name}_chunk_*"): _remove(old)
-    return folder, [tasks[i:i + chunk_size] for i in range(0, len(tasks), chunk_size)]
-
-def write_sidecar(path: Path, rec: ChunkRecord, timesteps: int, seed: int, chunk_size: int, specs: list[dict],
-                  backend: str) -> None:
-    "Mark chunk `path` complete: its record, task specs, backend and the checkpoint's SHA-256, written atomically."
-    atomic_write_text(Path(path).with_suffix(".json"), json.dumps(
-        {**rec.__dict__, "timesteps": timesteps, "seed": seed, "chunk_size": chunk_size, "sha256": sha256_checksum(path),
-         "specs": specs, "backend": backend, "complete": True}, indent=1))
-
+# %% ../nbs/07_rl2.ipynb #b1c7e0a1
 def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Task / SyntheticTask, wrapped with defaults)
                       models_dir: str | Path,              # where the chunk checkpoints go
                       chunk_size: int = 8,                 # tasks per chunk (RL_CHUNK_SIZE)
@@ -252,44 +56,19 @@ def train_rl2_chunked(tasks: Sequence[TradingTask],        # TradingTasks (or Ta
                       torch_threads: int | None = 1,       # torch threads while training (restored after); None: as is
                      ) -> list[ChunkRecord]:
     "Train one RL² RecurrentPPO model over `tasks`, `chunk_size` tasks at a time; resumable."
-    folder, chunks = plan_chunks(tasks, models_dir, chunk_size, run_name, restart)
-    records: list[ChunkRecord] = []
-    for n, chunk in enumerate(tqdm(chunks, desc=f"RL² chunks of {chunk_size}", disable=not progress_bar)):
-        path, names = chunk_path(folder, run_name, n), [t.name for t in chunk]
-        if (done := _skip_if_done(path, names)) is not None:
-            log.info("chunk %d complete on disk (%s, checksum ok): skipped", n, path.name)
-            records.append(done)
-            continue
-        rss_before = rss_mb()
-        t0 = time.perf_counter()
-        with PeakRSS() as peak:
-            venv = make_trial_vec_env(chunk, episodes_per_trial, n_envs, seed + n, max_episode_steps)
-            with fast_torch(torch_threads):   # built inside too: initial weights independent of the caller's threads
-                if n == 0: model = RecurrentPPO(FastMlpLstmPolicy, venv, seed=seed, device="cpu", verbose=0,
-                                                **{**RL2_DEFAULTS, **(algo_kwargs or {})})
-                else: model = load_chunk(chunk_path(folder, run_name, n - 1), env=venv)
-                model.tensorboard_log = str(tensorboard_log) if tensorboard_log else None
-                model.learn(steps_per_chunk, reset_num_timesteps=False, progress_bar=progress_bar, tb_log_name=run_name)
-            with atomic_path(path) as tmp: model.save(tmp)
-            timesteps = int(model.num_timesteps)
-            venv.close()
-            del model, venv
-            for t in chunk: t.release()
-            free_memory()
-        rec = ChunkRecord(n, names, steps_per_chunk, round(time.perf_counter() - t0, 2), round(rss_before, 1),
-                          round(peak.peak, 1), round(rss_mb(), 1))
-        write_sidecar(path, rec, timesteps, seed, chunk_size, [t.spec() for t in chunk], "sb3")
-        log.info("chunk %d: %s, %.1f s, peak RSS %.0f MB", n, names, rec.seconds, rec.peak_rss_mb)
-        records.append(rec)
-    return records
-
-def final_chunk(models_dir: str | Path, run_name: str = "rl2_multitask") -> Path:
-    "The last complete chunk checkpoint of a run."
-    folder = Path(models_dir)
-    done = sorted(folder.glob(f"{run_name}_chunk_*.json"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
-    if not done: raise CheckpointError(f"no complete {run_name} chunk in {folder}")
-    backend = json.loads(done[-1].read_text()).get("backend", "sb3")
-    return chunk_path(folder, run_name, int(done[-1].stem.rsplit("_", 1)[1]), backend)
+    def train_chunk(n: int, chunk: list[TradingTask], path: Path, previous: Path | None) -> int:
+        venv = make_trial_vec_env(chunk, episodes_per_trial, n_envs, seed + n, max_episode_steps)
+        with fast_torch(torch_threads):   # built inside too: initial weights independent of the caller's threads
+            if previous is None: model = RecurrentPPO(FastMlpLstmPolicy, venv, seed=seed, device="cpu", verbose=0,
+                                                      **{**RL2_DEFAULTS, **(algo_kwargs or {})})
+            else: model = load_chunk(previous, env=venv)
+            model.tensorboard_log = str(tensorboard_log) if tensorboard_log else None
+            model.learn(steps_per_chunk, reset_num_timesteps=False, progress_bar=progress_bar, tb_log_name=run_name)
+        with atomic_path(path) as tmp: model.save(tmp)
+        venv.close()
+        return int(model.num_timesteps)
+    return run_chunks(tasks, models_dir, train_chunk, chunk_size, steps_per_chunk, seed, run_name, restart, "sb3",
+                      progress_bar=progress_bar)
 
 # %% ../nbs/07_rl2.ipynb #d6a145fb
 def evaluate_rl2(model: RecurrentPPO, envs: list[TradingEnv], names: list[str], n_trials: int = 10,
@@ -311,50 +90,3 @@ def evaluate_rl2(model: RecurrentPPO, envs: list[TradingEnv], names: list[str], 
                              "equity": info["equity"]})
                 ret = 0.0
     return pd.DataFrame(rows)
-
-# %% ../nbs/07_rl2.ipynb #a4c1e4a5
-def main(argv: Sequence[str] | None = None) -> int:
-    "Console script: chunked RL² training over the bundled tasks (or a glob), resumable."
-    ap = argparse.ArgumentParser(prog="algobot-rl2", description="Chunked, resumable RL² multi-task training (sb3-contrib "
-                                 "RecurrentPPO, or RLlib PPO with --backend rllib) over the tasks in the data folder. "
-                                 "Settings: settings.ini, overridden by "
-                                 "environment variables and these options. Guide: nbs/07_rl2.ipynb.")
-    ap.add_argument("--tasks", help="task-name globs (default: all)")
-    ap.add_argument("--holdout", default="", help="comma-separated task names to keep out of training")
-    ap.add_argument("--chunk-size", type=int, help="tasks per chunk (default: RL_CHUNK_SIZE)")
-    ap.add_argument("--steps-per-chunk", type=int, default=2_048)
-    ap.add_argument("--seed", type=int)
-    ap.add_argument("--models-dir")
-    ap.add_argument("--data-dir")
-    ap.add_argument("--synthetic", type=int, default=0, help="use N synthetic tasks instead of the data (tests, benchmarks)")
-    ap.add_argument("--restart", action="store_true", help="retrain every chunk, ignoring checkpoints")
-    ap.add_argument("--backend", choices=("sb3", "rllib"), default="sb3",
-                    help="sb3: RecurrentPPO in this process; rllib: RLlib PPO + LSTM on Ray (nbs/07b_rl2_rllib.ipynb)")
-    ap.add_argument("--address", help="rllib: an existing Ray cluster (default: RAY_ADDRESS, else Ray on this machine)")
-    ap.add_argument("--num-env-runners", type=int,
-                    help="rllib: sampling workers (default: 0, sampling in this process, when Ray runs on one machine: "
-                         "one torch process less, ~1 GB; 1 on a multi-node cluster)")
-    ap.add_argument("--worker-data-dir", help="rllib: the data folder as the Ray workers see it (default: --data-dir)")
-    a = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    cfg = load_settings(rl_chunk_size=a.chunk_size, seed=a.seed, models_dir=a.models_dir, historical_data_dir=a.data_dir)
-    if a.synthetic:
-        from algobot.tasks import synthetic_tasks
-        sources = synthetic_tasks(a.synthetic, n_bars=1_000, seed=cfg.seed)
-    else:
-        hold = {h.strip() for h in a.holdout.split(",") if h.strip()}
-        sources = [t for t in discover_tasks(cfg.historical_data_dir, only=a.tasks) if t.name not in hold]
-    todo = [TradingTask.from_settings(t, cfg) for t in sources]
-    train, errors, kw = train_rl2_chunked, (CheckpointError,), dict(progress_bar=False)
-    if a.backend == "rllib":
-        from algobot.rl2_rllib import RayWorkerError, train_rl2_rllib_chunked
-        train, errors = train_rl2_rllib_chunked, (CheckpointError, RayWorkerError)
-        kw = dict(address=a.address, num_env_runners=a.num_env_runners, worker_data_dir=a.worker_data_dir)
-    try:
-        recs = train(todo, cfg.models_dir, cfg.rl_chunk_size, a.steps_per_chunk, cfg.seed, restart=a.restart, **kw)
-    except errors as e:
-        print(f"algobot-rl2: {e}", file=sys.stderr)
-        return 1
-    for r in recs:
-        print(f"chunk {r.chunk}: {'resumed' if r.resumed else 'trained'} {r.tasks} peak RSS {r.peak_rss_mb:.0f} MB")
-    return 0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_rl2_rllib.ipynb #d38720ab
 from __future__ import annotations
-import json, logging, os, shutil, socket, tempfile, time
+import json, logging, os, shutil, socket, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -26,15 +26,15 @@ from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
 from ray.tune.registry import register_env
 
-from .rl2 import (ChunkRecord, CheckpointError, PeakRSS, RL2Wrapper, TrialEnv, _remove, _skip_if_done, chunk_path,
-                         free_memory, plan_chunks, verify_chunk, write_sidecar)
+from .chunks import ChunkRecord, CheckpointError, run_chunks, tree_rss_mb, verify_chunk
 from .tasks import TradingTask
-
-log = logging.getLogger(__name__)
+from .trials import RL2Wrapper, trial_env
 
 # %% auto #0
-__all__ = ['log', 'ENV_NAME', 'RLLIB_DEFAULTS', 'RLLIB_MODEL', 'make_rl2_env', 'rl2_ppo_config', 'RayWorkerError', 'init_ray',
-           'default_env_runners', 'tree_rss_mb', 'train_rl2_rllib_chunked', 'RLlibRL2Policy', 'load_rllib_policy']
+__all__ = ['rl2_ppo_config', 'RayWorkerError', 'init_ray', 'train_rl2_rllib_chunked', 'load_rllib_policy']
+
+# %% ../nbs/07b_rl2_rllib.ipynb #d38720af
+log = logging.getLogger(__name__)
 
 # %% ../nbs/07b_rl2_rllib.ipynb #9c42c382
 _chunk_tasks: dict[str, list[TradingTask]] = {}   # this process's tasks of the current chunk, shared by its envs
@@ -49,18 +49,19 @@ def _tasks_for(env_config: dict) -> list[TradingTask]:
 
 def make_rl2_env(env_config: dict) -> RL2Wrapper:
     "RLlib's env creator: rebuild the chunk's TradingTasks from their specs (in the worker) and return an RL² trial env."
-    tasks = _tasks_for(env_config)
-    envs = [t.make_env("train", max_episode_steps=env_config.get("max_episode_steps", 128)) for t in tasks]
-    return RL2Wrapper(TrialEnv(envs, [t.name for t in tasks], env_config.get("episodes_per_trial", 2)))
+    return trial_env(_tasks_for(env_config), env_config.get("episodes_per_trial", 2), env_config.get("max_episode_steps", 128))
 
-ENV_NAME = "algobot-rl2"
-register_env(ENV_NAME, make_rl2_env)   # env runners look the creator up by this name
+RLLIB_ENV_NAME = "algobot-rl2"   # the name RLlib's env runners look the env creator up by
+register_env(RLLIB_ENV_NAME, make_rl2_env)
 
-# %% ../nbs/07b_rl2_rllib.ipynb #0594ee95
+# %% ../nbs/07b_rl2_rllib.ipynb #0594ee9a
+#: PPOConfig.training keywords of RL² (256 steps per update, minibatches of 128, 4 epochs)
 RLLIB_DEFAULTS = dict(train_batch_size_per_learner=256, minibatch_size=128, num_epochs=4, lr=3e-4, entropy_coeff=0.01,
                       gamma=0.99)
+#: RLModule model_config of RL²: a 64-unit LSTM over a 64-unit layer
 RLLIB_MODEL = dict(use_lstm=True, lstm_cell_size=64, max_seq_len=32, fcnet_hiddens=[64], vf_share_layers=False)
 
+# %% ../nbs/07b_rl2_rllib.ipynb #0594ee95
 def rl2_ppo_config(env_config: dict,                      # make_rl2_env's: tasks (specs), data_dir, max_episode_steps, ...
                    num_env_runners: int = 1,              # sampling workers (Ray actors); 0: sample in this process
                    num_envs_per_env_runner: int = 1,      # trial envs per worker
@@ -70,7 +71,7 @@ def rl2_ppo_config(env_config: dict,                      # make_rl2_env's: task
                   ) -> PPOConfig:
     "RLlib PPO (new API stack) with an LSTM over the RL² observation; one RLlib episode is one trial."
     return (PPOConfig()
-            .environment(ENV_NAME, env_config=env_config)
+            .environment(RLLIB_ENV_NAME, env_config=env_config)
             # no sampling deadline: RLlib's 60 s default returned no samples from a runner on a loaded machine and
             # the iteration came back without env-runner results; a dead runner still fails (below)
             .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=num_envs_per_env_runner,
@@ -113,6 +114,7 @@ def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6
                              "~/.ray/auth_token or RAY_AUTH_TOKEN)? See README 'RL² on a Ray cluster'") from e
     return ray.cluster_resources()
 
+# %% ../nbs/07b_rl2_rllib.ipynb #dc69363c
 @contextmanager
 def _worker_errors(what: str) -> Iterator[None]:
     "Turn an error raised by RLlib or a Ray worker into a RayWorkerError naming `what` failed and the worker's error."
@@ -128,25 +130,14 @@ def default_env_runners() -> int:
     "Env runners when none are asked for: 0 (sample in this process) if Ray has one node, else 1. Needs Ray up."
     return 0 if sum(n["Alive"] for n in ray.nodes()) <= 1 else 1
 
-def tree_rss_mb(pid: int | None = None) -> float:
-    "Resident memory in MB of a process and all its descendants (with embedded Ray: the raylet and its workers too)."
-    try: root = psutil.Process(pid)
-    except psutil.NoSuchProcess: return 0.0
-    total = 0
-    for p in [root, *root.children(recursive=True)]:
-        try: total += p.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied): pass
-    return total / 2**20
-
 # %% ../nbs/07b_rl2_rllib.ipynb #ca943cf7
 @contextmanager
 def _atomic_dir(path: Path) -> Iterator[Path]:
-    "A temporary directory beside `path`; on success renamed to `path` (replacing a leftover), on error deleted."
+    "A temporary directory beside `path`; on success renamed to `path` (the chunk loop cleared it), on error deleted."
     path = Path(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         yield tmp
-        if path.exists(): _remove(path)   # a directory without a sidecar: an incomplete earlier attempt
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -168,7 +159,7 @@ def _save_policy(algo, folder: Path) -> None:
     (folder / "policy.json").write_text(json.dumps({"observation_space": _space_spec(module.observation_space),
         "action_space": _space_spec(module.action_space), "model_config": dict(algo.config.model_config)}, indent=1))
 
-# %% ../nbs/07b_rl2_rllib.ipynb #cc3a21fc
+# %% ../nbs/07b_rl2_rllib.ipynb #cc3a21fa
 def _local_runner_processes(algo) -> list[psutil.Process]:
     "The algorithm's remote env runners that run on this machine (after `algo.stop()` we wait for them to exit)."
     found = algo.env_runner_group.foreach_env_runner(lambda r: (socket.gethostname(), os.getpid()), local_env_runner=False)
@@ -188,6 +179,7 @@ def _continue_from(algo, previous: Path) -> None:
         (module[DEFAULT_MODULE_ID] if isinstance(module, MultiRLModule) else module).set_state(weights)
     algo.env_runner_group.foreach_env_runner(load, local_env_runner=True)
 
+# %% ../nbs/07b_rl2_rllib.ipynb #cc3a21fc
 def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or Task / SyntheticTask, wrapped with defaults)
                             models_dir: str | Path,         # where the chunk checkpoints go
                             chunk_size: int = 8,            # tasks per chunk (RL_CHUNK_SIZE)
@@ -205,47 +197,37 @@ def train_rl2_rllib_chunked(tasks: Sequence[TradingTask],   # TradingTasks (or T
                             model_config: dict[str, Any] | None = None,  # RLModule model_config over RLLIB_MODEL
                            ) -> list[ChunkRecord]:
     "Train one RL² policy with RLlib PPO over `tasks`, `chunk_size` tasks at a time; resumable like `train_rl2_chunked`."
-    folder, chunks = plan_chunks(tasks, models_dir, chunk_size, run_name, restart)
-    records: list[ChunkRecord] = []
-    for n, chunk in enumerate(chunks):
-        path, names = chunk_path(folder, run_name, n, "rllib"), [t.name for t in chunk]
-        if (done := _skip_if_done(path, names, "rllib")) is not None:
-            log.info("chunk %d complete on disk (%s, checksum ok): skipped", n, path.name)
-            records.append(done)
-            continue
+    def prepare() -> None:   # before each chunk that trains: Ray up (a no-op once it is), and the runners it allows
+        nonlocal num_env_runners
         init_ray(address)
         if num_env_runners is None: num_env_runners = default_env_runners()
-        previous = chunk_path(folder, run_name, n - 1, "rllib") if n else None
+
+    def train_chunk(n: int, chunk: list[TradingTask], path: Path, previous: Path | None) -> int:
+        names = [t.name for t in chunk]
         before = verify_chunk(previous) if previous else {}
         env_config = dict(tasks=[t.spec() for t in chunk], data_dir=worker_data_dir, max_episode_steps=max_episode_steps,
                           episodes_per_trial=episodes_per_trial)
-        rss_before, t0 = tree_rss_mb(), time.perf_counter()
-        with PeakRSS(0.1, tree_rss_mb) as peak:
-            with _worker_errors(f"building RLlib PPO for chunk {n} ({names})"):
-                algo = rl2_ppo_config(env_config, num_env_runners, num_envs_per_env_runner, seed + n, algo_kwargs,
-                                      model_config).build_algo()
-            runners, sampled = [], 0
-            try:
-                with _worker_errors(f"training chunk {n} ({names})"):
-                    runners = _local_runner_processes(algo)
-                    if previous: _continue_from(algo, previous)
-                    while sampled < steps_per_chunk:
-                        sampled += int(algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED])
-                with _atomic_dir(path) as tmp:
-                    algo.save_to_path(tmp)
-                    _save_policy(algo, tmp)
-            finally:
-                algo.stop()
-                _chunk_tasks.clear()   # tasks built in this process (num_env_runners=0)
-                psutil.wait_procs(runners, timeout=60)   # runners (and the chunk's data) gone before the next chunk
-            del algo
-            free_memory()
-        rec = ChunkRecord(n, names, steps_per_chunk, round(time.perf_counter() - t0, 2), round(rss_before, 1),
-                          round(peak.peak, 1), round(tree_rss_mb(), 1))
-        write_sidecar(path, rec, before.get("timesteps", 0) + sampled, seed, chunk_size, env_config["tasks"], "rllib")
-        log.info("chunk %d: %s, %.1f s, peak RSS (with Ray's workers) %.0f MB", n, names, rec.seconds, rec.peak_rss_mb)
-        records.append(rec)
-    return records
+        with _worker_errors(f"building RLlib PPO for chunk {n} ({names})"):
+            algo = rl2_ppo_config(env_config, num_env_runners, num_envs_per_env_runner, seed + n, algo_kwargs,
+                                  model_config).build_algo()
+        runners, sampled = [], 0
+        try:
+            with _worker_errors(f"training chunk {n} ({names})"):
+                runners = _local_runner_processes(algo)
+                if previous: _continue_from(algo, previous)
+                while sampled < steps_per_chunk:
+                    sampled += int(algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED])
+            with _atomic_dir(path) as tmp:
+                algo.save_to_path(tmp)
+                _save_policy(algo, tmp)
+        finally:
+            algo.stop()
+            _chunk_tasks.clear()   # tasks built in this process (num_env_runners=0)
+            psutil.wait_procs(runners, timeout=60)   # runners (and the chunk's data) gone before the next chunk
+        return before.get("timesteps", 0) + sampled   # the sidecar's timesteps count from the first chunk
+
+    return run_chunks(tasks, models_dir, train_chunk, chunk_size, steps_per_chunk, seed, run_name, restart, "rllib",
+                      prepare=prepare, measure=tree_rss_mb, interval=0.1, memory_label="peak RSS (with Ray's workers)")
 
 # %% ../nbs/07b_rl2_rllib.ipynb #a4ba1b91
 class RLlibRL2Policy:
@@ -272,6 +254,7 @@ class RLlibRL2Policy:
         if not self.discrete: action = np.clip(action, self.module.action_space.low, self.module.action_space.high)
         return action, out["state_out"]
 
+# %% ../nbs/07b_rl2_rllib.ipynb #a4ba1b92
 def load_rllib_policy(path: str | Path) -> RLlibRL2Policy:
     "Load a chunk checkpoint's policy (checked against its sidecar's SHA-256; no pickle: `torch.load(weights_only=True)`)."
     path = Path(path)

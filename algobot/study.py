@@ -24,7 +24,9 @@ from .env import DISCRETE_TARGETS, HistoricalFeed, TradingEnv
 from .labeling import label_atr_barriers
 from .metrics import Backtest, backtest, periods_per_year
 from .rewards import DEFAULT_WEIGHTS
-from .rl2 import final_chunk, load_chunk, rl2_observation, train_rl2_chunked
+from .chunks import final_chunk
+from .rl2 import load_chunk, train_rl2_chunked
+from .trials import rl2_observation
 from .tasks import PERIODS, FoldTask, TradingTask
 from .train import load_model, save_model, train
 

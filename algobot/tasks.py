@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
+from fastcore.basics import patch
 
 from .config import Settings
 from .data import data_files, parse_data_filename, read_ohlcv, resample_ohlcv, synthetic_ohlcv, timeframe_minutes
@@ -17,17 +18,18 @@ from .env import DEFAULT_INDICATORS, DISCRETE_TARGETS, INDICATORS, HistoricalFee
 from .rewards import BaseReward, RewardFunction, reward_for_env
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
+# %% auto #0
+__all__ = ['PERIODS', 'Task', 'filter_tasks', 'discover_tasks', 'register_source', 'SyntheticTask', 'synthetic_tasks',
+           'split_holdout', 'split_bounds', 'TradingTask', 'FoldTask']
+
+# %% ../nbs/04a_tasks.ipynb #6e2e4eff
 log = logging.getLogger(__name__)
 
-# %% auto #0
-__all__ = ['log', 'DERIVED_TIMEFRAMES', 'SOURCES', 'PERIODS', 'Task', 'filter_tasks', 'discover_tasks', 'register_source',
-           'SyntheticTask', 'synthetic_tasks', 'split_holdout', 'split_bounds', 'chronological_split', 'TradingTask',
-           'walk_forward_bounds', 'FoldTask']
-
-# %% ../nbs/04a_tasks.ipynb #17a04489
+# %% ../nbs/04a_tasks.ipynb #17a0448a
 #: coarser timeframes derived from each native one by `discover_tasks`
 DERIVED_TIMEFRAMES = {"1h": ("4h", "1d"), "1d": ("1w",)}
 
+# %% ../nbs/04a_tasks.ipynb #17a04489
 @dataclass(frozen=True)
 class Task:
     "One (instrument, timeframe) pair and the file it comes from."
@@ -48,14 +50,20 @@ class Task:
 
     def __repr__(self) -> str: return f"Task({self.name})"
 
-def filter_tasks(tasks: list[Task], only: str | list[str] | None) -> list[Task]:
-    "Tasks whose name matches one of the comma-separated globs in `only` (None or empty: all)."
+# %% ../nbs/04a_tasks.ipynb #17a0448c
+def filter_tasks(tasks: Sequence,                         # tasks (anything with `.name`)
+                 only: str | Sequence[str] | None,        # task-name globs, comma separated or a list; None or "": all
+                ) -> list:
+    "The tasks whose name matches one of the globs in `only`; a glob that matches no task is an error listing the valid names."
     if not only: return list(tasks)
     pats = [p.strip() for p in (only.split(",") if isinstance(only, str) else only) if p.strip()]
-    kept = [t for t in tasks if any(fnmatch.fnmatchcase(t.name, p) for p in pats)]
-    if not kept: raise ValueError(f"No task matches {only!r}; available: {[t.name for t in tasks]}")
-    return kept
+    names = [t.name for t in tasks]
+    unmatched = [p for p in pats if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+    if unmatched or not pats:
+        raise ValueError(f"no task matches {', '.join(map(repr, unmatched or [only]))} (of {only!r}); available: {names}")
+    return [t for t in tasks if any(fnmatch.fnmatchcase(t.name, p) for p in pats)]
 
+# %% ../nbs/04a_tasks.ipynb #17a0448e
 def discover_tasks(data_dir: str | Path,                                 # folder of <INSTRUMENT>_<TIMEFRAME>.csv/.parquet files
                    only: str | list[str] | None = None,                  # task-name globs, see `filter_tasks`
                    derived: dict[str, tuple[str, ...]] = DERIVED_TIMEFRAMES,  # native tf -> coarser tfs to add
@@ -76,10 +84,11 @@ def discover_tasks(data_dir: str | Path,                                 # folde
     found.sort(key=lambda t: (t.instrument, timeframe_minutes(t.timeframe)))
     return filter_tasks(found, only)
 
-# %% ../nbs/04a_tasks.ipynb #87cdfe0b
+# %% ../nbs/04a_tasks.ipynb #87cdfe0a
 #: generated task sources (dataclasses with `.name` and `.load()`) that `TradingTask.from_spec` rebuilds, by class name
 SOURCES: dict[str, type] = {}
 
+# %% ../nbs/04a_tasks.ipynb #87cdfe0b
 def register_source(cls: type) -> type:
     "Class decorator: let specs of tasks over this generated source be rebuilt (its dataclass fields are the spec)."
     if not dataclasses.is_dataclass(cls): raise TypeError(f"{cls.__name__} must be a dataclass to be described in a spec")
@@ -106,7 +115,7 @@ def split_holdout(tasks: Sequence,                   # the tasks to train on, mi
                   holdout: str | None = None,        # task-name globs; None: the last task if there are >= 2; "": none
                   available: Sequence | None = None, # where named hold-outs are looked up (default `tasks`)
                  ) -> tuple[list, list]:
-    "(training tasks, held-out tasks). An unknown `holdout` name is an error that lists the available tasks."
+    "(training tasks, held-out tasks). A `holdout` glob that matches no task is an error that lists the available tasks."
     tasks = list(tasks)
     if not tasks: raise ValueError("no tasks to split")
     if holdout is None: held = tasks[-1:] if len(tasks) >= 2 else []
@@ -127,15 +136,12 @@ def split_bounds(n: int, train: float = 0.7, val: float = 0.15) -> list[tuple[in
     a, b = int(round(n * train)), int(round(n * (train + val)))
     return [(0, a), (a, b), (b, n)]
 
+# %% ../nbs/04a_tasks.ipynb #afebec77
 def chronological_split(df: pd.DataFrame, train: float = 0.7, val: float = 0.15) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     "Split `df` in time into (train, validation, test) with fractions `train`, `val` and the rest."
     return tuple(df.iloc[a:b].reset_index(drop=True) for a, b in split_bounds(len(df), train, val))
 
 # %% ../nbs/04a_tasks.ipynb #6781045c
-_ENV_FIELDS = ("window", "indicators", "splits", "action_type", "commission", "spread", "max_episode_steps")
-# the TradingEnv arguments TradingVecEnv takes too
-_VEC_OVERRIDES = {"action_type", "commission", "spread", "max_episode_steps", "reward_scale", "bust_equity"}
-
 class TradingTask:
     "A task prepared for RL: bars and features (loaded on first use), chronological periods, observation layout, environments."
     def __init__(self, source: Any,                          # `Task` or `SyntheticTask` (anything with `.name` and `.load()`)
@@ -221,63 +227,70 @@ class TradingTask:
                   episode="random" if period == "train" else "full")
         return TradingEnv(self.feed if data is None else data, **{**kw, **overrides})
 
-    def make_vec_env(self, period: str = "train",   # the period the (random) episodes stay in
-                     n_envs: int = 8,               # episodes stepped together
-                     seed: int = 0,                 # seed of the episode starts
-                     reward_fn: RewardFunction | None = None,  # None: BaseReward(); a copy per env
-                     **overrides) -> VecEnv:        # TradingEnv arguments, as `make_env`
-        """`n_envs` random-episode environments in one period, as an SB3 VecEnv with episode statistics (VecMonitor).
-        The base reward steps them together with numpy (`TradingVecEnv`); another reward, or an override TradingVecEnv
-        lacks, gives `n_envs` TradingEnvs (the first with `reward_fn` itself); `n_envs=1` is one TradingEnv."""
-        if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
-        if period not in PERIODS: raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
-        base = reward_fn is None or type(reward_fn) is BaseReward
-        if n_envs > 1 and base and overrides.keys() <= _VEC_OVERRIDES:
-            r = reward_fn or BaseReward()
-            kw = {**dict(action_type=self.action_type, commission=self.commission, spread=self.spread,
-                         max_episode_steps=self.max_episode_steps), **overrides}
-            venv = TradingVecEnv(self.feed, n_envs, span=self.periods[period], lambda_cost=r.lambda_cost,
-                                 mu_drawdown=r.mu_drawdown, seed=seed, **kw)
-        else:
-            rewards = [reward_fn] + [reward_for_env(reward_fn) for _ in range(n_envs - 1)]
-            make = lambda r: (lambda: self.make_env(period, episode="random", reward_fn=r, **overrides))
-            venv = DummyVecEnv([make(r) for r in rewards])
-            venv.seed(seed)
-        return VecMonitor(venv)
-
-    def spec(self) -> dict[str, Any]:
-        "JSON-able description (stored beside checkpoints); `from_spec` rebuilds the task."
-        s = self.source
-        if isinstance(s, Task): src = {"data_dir": str(s.path.parent)}
-        else:   # a generated source (SyntheticTask, meta_sanity.ARTask, ...): its class and fields
-            fields = dataclasses.asdict(s) if dataclasses.is_dataclass(s) else {"repr": repr(s)}
-            src = {"source": {"class": type(s).__name__, "module": type(s).__module__, **fields}}
-        return {"task": self.name, **src, **{k: getattr(self, k) for k in _ENV_FIELDS}}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], data_dir: str | Path | None = None) -> "TradingTask":
-        "Rebuild a task from `spec()` (`data_dir` replaces the stored folder, e.g. on another machine)."
-        if "source" in spec:                  # a generated source: its registered class, rebuilt from its fields
-            fields = dict(spec["source"])
-            name, module = fields.pop("class"), fields.pop("module", "")
-            if name not in SOURCES and module.startswith("algobot."): importlib.import_module(module)  # registers it
-            if SOURCES.get(name) is None or "repr" in fields:
-                raise ValueError(f"cannot rebuild source {module}.{name} from a spec: only dataclasses decorated with "
-                                 f"`register_source` can be ({list(SOURCES)})")
-            source = SOURCES[name](**fields)
-        elif "synthetic" in spec: source = SyntheticTask(spec["task"], **spec["synthetic"])   # specs written before
-        else: source = discover_tasks(data_dir or spec["data_dir"], only=spec["task"])[0]
-        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items() if k in _ENV_FIELDS}
-        task = TradingTask(source, **kw)
-        if "fold" not in spec: return task
-        f = spec["fold"]
-        return FoldTask(task, f["index"], {k: tuple(v) for k, v in f["periods"].items()})
-
     def __repr__(self) -> str: return f"TradingTask({self.name}, window={self.window}, indicators={self.indicators}, {self.action_type})"
 
-# %% ../nbs/04a_tasks.ipynb #27ae2dfe
-from fastcore.basics import patch
+# %% ../nbs/04a_tasks.ipynb #6781045e
+_ENV_FIELDS = ("window", "indicators", "splits", "action_type", "commission", "spread", "max_episode_steps")
 
+@patch
+def spec(self: TradingTask) -> dict[str, Any]:
+    "JSON-able description (stored beside checkpoints); `from_spec` rebuilds the task."
+    s = self.source
+    if isinstance(s, Task): src = {"data_dir": str(s.path.parent)}
+    else:   # a generated source (SyntheticTask, meta_sanity.ARTask, ...): its class and fields
+        fields = dataclasses.asdict(s) if dataclasses.is_dataclass(s) else {"repr": repr(s)}
+        src = {"source": {"class": type(s).__name__, "module": type(s).__module__, **fields}}
+    return {"task": self.name, **src, **{k: getattr(self, k) for k in _ENV_FIELDS}}
+
+@patch(cls_method=True)
+def from_spec(cls: TradingTask, spec: dict[str, Any], data_dir: str | Path | None = None) -> "TradingTask":
+    "Rebuild a task from `spec()` (`data_dir` replaces the stored folder, e.g. on another machine)."
+    if "source" in spec:                  # a generated source: its registered class, rebuilt from its fields
+        fields = dict(spec["source"])
+        name, module = fields.pop("class"), fields.pop("module", "")
+        if name not in SOURCES and module.startswith("algobot."): importlib.import_module(module)  # registers it
+        if SOURCES.get(name) is None or "repr" in fields:
+            raise ValueError(f"cannot rebuild source {module}.{name} from a spec: only dataclasses decorated with "
+                             f"`register_source` can be ({list(SOURCES)})")
+        source = SOURCES[name](**fields)
+    elif "synthetic" in spec: source = SyntheticTask(spec["task"], **spec["synthetic"])   # specs written before
+    else: source = discover_tasks(data_dir or spec["data_dir"], only=spec["task"])[0]
+    kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items() if k in _ENV_FIELDS}
+    task = TradingTask(source, **kw)
+    if "fold" not in spec: return task
+    f = spec["fold"]
+    return FoldTask(task, f["index"], {k: tuple(v) for k, v in f["periods"].items()})
+
+# %% ../nbs/04a_tasks.ipynb #6781045f
+# the TradingEnv arguments TradingVecEnv takes too
+_VEC_OVERRIDES = {"action_type", "commission", "spread", "max_episode_steps", "reward_scale", "bust_equity"}
+
+@patch
+def make_vec_env(self: TradingTask, period: str = "train",   # the period the (random) episodes stay in
+                  n_envs: int = 8,               # episodes stepped together
+                  seed: int = 0,                 # seed of the episode starts
+                  reward_fn: RewardFunction | None = None,  # None: BaseReward(); a copy per env
+                  **overrides) -> VecEnv:        # TradingEnv arguments, as `make_env`
+    """`n_envs` random-episode environments in one period, as an SB3 VecEnv with episode statistics (VecMonitor).
+    The base reward steps them together with numpy (`TradingVecEnv`); another reward, or an override TradingVecEnv
+    lacks, gives `n_envs` TradingEnvs (the first with `reward_fn` itself); `n_envs=1` is one TradingEnv."""
+    if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+    if period not in PERIODS: raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
+    base = reward_fn is None or type(reward_fn) is BaseReward
+    if n_envs > 1 and base and overrides.keys() <= _VEC_OVERRIDES:
+        r = reward_fn or BaseReward()
+        kw = {**dict(action_type=self.action_type, commission=self.commission, spread=self.spread,
+                      max_episode_steps=self.max_episode_steps), **overrides}
+        venv = TradingVecEnv(self.feed, n_envs, span=self.periods[period], lambda_cost=r.lambda_cost,
+                              mu_drawdown=r.mu_drawdown, seed=seed, **kw)
+    else:
+        rewards = [reward_fn] + [reward_for_env(reward_fn) for _ in range(n_envs - 1)]
+        make = lambda r: (lambda: self.make_env(period, episode="random", reward_fn=r, **overrides))
+        venv = DummyVecEnv([make(r) for r in rewards])
+        venv.seed(seed)
+    return VecMonitor(venv)
+
+# %% ../nbs/04a_tasks.ipynb #27ae2dfa
 def walk_forward_bounds(n_bars: int,                  # rows in the series
                         n_folds: int = 4,             # folds; their test blocks tile the end of the series
                         val_frac: float = 0.1,        # validation block, as a fraction of `n_bars`
@@ -305,6 +318,9 @@ def walk_forward_bounds(n_bars: int,                  # rows in the series
                              f"{max(0, train[1] - train[0])} training bars")
         folds.append(dict(zip(PERIODS, (train, val, test))))
     return folds
+
+# %% ../nbs/04a_tasks.ipynb #27ae2dfe
+from fastcore.basics import patch
 
 class FoldTask(TradingTask):
     "One walk-forward fold of a `TradingTask`: the same source, settings, bars and features, with the fold's periods."

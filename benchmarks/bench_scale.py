@@ -56,7 +56,7 @@ def child(backend: str, runners: int, envs: int, n_tasks: int, bars: int, chunk_
             out["train_s"] = time.perf_counter() - t0
             if bars < SCALE_BARS: out.update(_probe(R, tasks[:chunk_size], runners, envs))
         out.setdefault("train_s", time.perf_counter() - t0)
-        from algobot.rl2 import chunk_path
+        from algobot.chunks import chunk_path
         last = chunk_path(d, "rl2_multitask", recs[-1].chunk, backend).with_suffix(".json")
         out.update(records=[r.__dict__ for r in recs], timesteps=json.loads(last.read_text())["timesteps"])
     print(json.dumps(out))

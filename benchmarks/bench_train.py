@@ -75,7 +75,8 @@ def best_of(reps: int, *calls) -> list[float]:
 def rl2_sps(tasks: list[TradingTask], steps: int, old: bool) -> float:
     "Steps/s of RecurrentPPO.learn on RL² trials, old settings or the new defaults."
     from sb3_contrib import RecurrentPPO
-    from algobot.rl2 import RL2_DEFAULTS, FastMlpLstmPolicy, make_trial_vec_env
+    from algobot.rl2 import RL2_DEFAULTS, FastMlpLstmPolicy
+    from algobot.trials import make_trial_vec_env
     n_envs = {"n_envs": OLD_RL2["n_envs"]} if old else {}
     venv = make_trial_vec_env(tasks, seed=0, **n_envs)
     kw = {**RL2_DEFAULTS, **({k: OLD_RL2[k] for k in ("n_steps", "batch_size")} if old else {})}

@@ -1,8 +1,8 @@
 """Chunked RL² training killed mid-run resumes from the last complete chunk (issue 5)."""
 import json, subprocess, sys
-from pathlib import Path
 
-CLI = Path(sys.executable).parent / "algobot-rl2"
+from helpers import ROOT
+CLI = [sys.executable, "-c", "import sys; from algobot.rl2_cli import main; sys.exit(main())"]   # this checkout's algobot
 
 # The CLI with a crash planted at a known point: SIGKILL itself halfway through chunk 1's training (its 2nd `learn`),
 # so the test does not depend on how fast the machine trains.
@@ -10,7 +10,7 @@ CRASH_IN_CHUNK_1 = """
 import os, signal, sys
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.callbacks import BaseCallback
-from algobot.rl2 import main
+from algobot.rl2_cli import main
 
 class Kill(BaseCallback):
     def __init__(self, at): super().__init__(); self.at = at
@@ -29,12 +29,12 @@ sys.exit(main(sys.argv[1:]))
 
 
 def args(models, steps=1536):
-    return [str(CLI), "--synthetic", "5", "--chunk-size", "2", "--steps-per-chunk", str(steps), "--models-dir", str(models),
+    return [*CLI, "--synthetic", "5", "--chunk-size", "2", "--steps-per-chunk", str(steps), "--models-dir", str(models),
             "--seed", "0"]
 
 
 def test_killed_run_resumes_after_last_complete_chunk(tmp_path):
-    crashed = subprocess.run([sys.executable, "-c", CRASH_IN_CHUNK_1, *args(tmp_path)[1:]], capture_output=True,
+    crashed = subprocess.run([sys.executable, "-c", CRASH_IN_CHUNK_1, *args(tmp_path)[len(CLI):]], capture_output=True,
                              text=True, timeout=600)
     assert crashed.returncode == -9, f"expected the planted SIGKILL, got exit {crashed.returncode}: {crashed.stderr[-2000:]}"
     assert (tmp_path / "rl2_multitask_chunk_0.json").exists(), "chunk 0 did not complete before the crash"
@@ -71,3 +71,13 @@ def test_replaced_last_chunk_is_refused(tmp_path):
     bad = subprocess.run(args(tmp_path, steps=64), capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1 and "chunk 2: resumed" not in bad.stdout
     assert "rl2_multitask_chunk_2.zip does not match the SHA-256" in bad.stderr and "--restart" in bad.stderr
+
+
+def test_unknown_task_glob_stops_before_training(tmp_path):
+    "A --holdout or --tasks glob that matches no task is a usage error (exit 2) naming it and the valid tasks."
+    for option in (["--holdout", "GOOGL_1d,NOPE"], ["--tasks", "NOPE_*"]):
+        bad = subprocess.run([*CLI, "--data-dir", str(ROOT / "historical_data"), "--models-dir", str(tmp_path), *option],
+                             capture_output=True, text=True, timeout=600)
+        assert bad.returncode == 2, (bad.returncode, bad.stderr[-2000:])
+        assert "algobot-rl2: error: no task matches 'NOPE" in bad.stderr and "GOOGL_1d" in bad.stderr, bad.stderr[-2000:]
+        assert bad.stdout == "" and not list(tmp_path.iterdir()), "something was trained"

@@ -5,7 +5,7 @@ import json, shutil, signal, subprocess, sys
 import psutil
 
 from helpers import ROOT, wait_for
-CLI = [sys.executable, "-c", "import sys; from algobot.rl2 import main; sys.exit(main())"]   # this checkout's algobot
+CLI = [sys.executable, "-c", "import sys; from algobot.rl2_cli import main; sys.exit(main())"]   # this checkout's algobot
 
 
 def _name(p: psutil.Process) -> str:

@@ -11,7 +11,7 @@ import psutil, pytest, ray
 from ray._raylet import AuthenticationTokenLoader, Config
 from ray.cluster_utils import Cluster
 
-CLI = [sys.executable, "-c", "import sys; from algobot.rl2 import main; sys.exit(main())"]   # this checkout's algobot
+CLI = [sys.executable, "-c", "import sys; from algobot.rl2_cli import main; sys.exit(main())"]   # this checkout's algobot
 LOAD = """import sys
 from algobot.rl2_rllib import load_rllib_policy
 for path in sys.argv[1:]:

@@ -19,7 +19,7 @@ from ..config import Settings, atomic_write_text
 from ..env import TradingEnv
 from .feed import Bar, FeedClient, LiveFeed, run_async
 from .orders import Account, Broker, PaperBroker, RiskGate, RiskLimits
-from ..rl2 import rl2_observation
+from ..trials import rl2_observation
 
 if TYPE_CHECKING: from algobot.live.adapt import OnlineAdapter   # callers that adapt import it (torch, learn2learn)
 
