@@ -533,6 +533,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.workers < 1: ap.error(f"--workers must be >= 1, got {a.workers}")
     try: params = parse_params(a.param)
     except ValueError as e: ap.error(str(e))
+    if a.tasks:   # a glob that matches no task stops here with the valid names, before any notebook runs
+        from algobot.tasks import discover_tasks
+        try: discover_tasks(load_settings(historical_data_dir=a.data_dir).historical_data_dir, only=a.tasks)
+        except (ValueError, FileNotFoundError) as e: ap.error(str(e))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("papermill").setLevel(logging.WARNING)
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # nbconvert's "alternative text is missing" notes

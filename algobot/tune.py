@@ -116,8 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs (default: under RUNS_DIR)")
     a = ap.parse_args(argv)
     cfg = load_settings(seed=a.seed, models_dir=a.models_dir, historical_data_dir=a.data_dir)
-    sources = (synthetic_tasks(a.synthetic, 1_000, seed=cfg.seed) if a.synthetic
-               else discover_tasks(cfg.historical_data_dir, only=a.tasks))
+    try:   # a task glob that matches nothing stops with the valid names (exit 2, as argparse errors)
+        sources = (synthetic_tasks(a.synthetic, 1_000, seed=cfg.seed) if a.synthetic
+                   else discover_tasks(cfg.historical_data_dir, only=a.tasks))
+    except (ValueError, FileNotFoundError) as e: ap.error(str(e))
     db = Path(a.db) if a.db else cfg.models_dir / "tune.db"
     study = tune([TradingTask.from_settings(t, cfg) for t in sources], a.trials, db, a.study_name, a.steps, a.folds, a.embargo,
                  a.n_envs, cfg.seed, None if a.no_tensorboard else cfg.runs_dir)

@@ -77,11 +77,20 @@ def test_pipeline_stops_on_bad_data_and_writes_nothing(scratch_settings, tmp_pat
 def test_pipeline_stops_at_once_on_a_misspelt_parameter(scratch_settings, tmp_path):
     "-p taskk=... (no notebook of the run declares it): exit 1 before any notebook starts, with the valid names and the close one."
     reports = tmp_path / "reports"
-    r = run_cli("--only", "06_train", "-p", "taskk=SP500_1d", "--reports-dir", str(reports), env=dict(os.environ), timeout=120)
+    r = run_cli("--only", "06_train", "-p", "taskk=SP500_1d", "--reports-dir", str(reports), env=dict(os.environ), timeout=900)   # a hang guard
     assert r.returncode == 1, r.stdout + r.stderr
     assert "unknown parameter 'taskk' (did you mean 'task'?)" in r.stderr, r.stderr
     assert "parameters of these notebooks: algos, data_dir, models_dir, quick, seed, task, tensorboard, total_steps" in r.stderr
     assert "06_train ..." not in r.stdout and not reports.exists()   # nothing started, nothing written
+
+
+def test_pipeline_stops_at_once_on_a_task_glob_that_matches_nothing(scratch_settings, tmp_path):
+    "--tasks NOPE_* (no task of the data folder): exit 2 before any notebook starts, listing the valid task names."
+    reports = tmp_path / "reports"
+    r = run_cli("--only", "06_train", "--tasks", "SP500_1d,NOPE_*", "--reports-dir", str(reports), env=dict(os.environ), timeout=900)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "no task matches 'NOPE_*'" in r.stderr and "'SP500_1d'" in r.stderr, r.stderr
+    assert "06_train ..." not in r.stdout and not reports.exists()
 
 
 def test_pipeline_kernels_are_encrypted_and_quiet(scratch_settings, tmp_path):
