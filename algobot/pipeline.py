@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import SettingsError, atomic_path, atomic_write_text, find_project_root, load_settings, provenance
+from .config import SettingsError, atomic_path, atomic_write_text, find_project_root, load_settings, parse_params, provenance
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'NOT_IN_PIPELINE', 'PIPELINE_NOTEBOOKS', 'FIRST', 'NEEDS', 'TYPICAL_SECONDS', 'pipeline_notebooks',
            'PipelineError', 'NotebookRun', 'notebook_needs', 'start_order', 'previous_seconds', 'notebook_parameters',
            'to_html', 'provenance_markdown', 'add_provenance_cell', 'kernel_config', 'run_notebook', 'write_index',
-           'run_pipeline', 'run_data_files', 'run_in_process', 'parse_params', 'main']
+           'run_pipeline', 'run_data_files', 'run_in_process', 'main']
 
 # %% ../nbs/99_pipeline.ipynb #6d6a5a8b
 NOT_IN_PIPELINE = ("00_config", "99_pipeline")
@@ -57,12 +57,13 @@ NEEDS: dict[str, tuple[str, ...]] = {  # notebook -> the notebooks whose outputs
     "11_reward_model": ("10_preferences",),                # processed_data/preferences_heuristic.jsonl
     "12_rlhf": ("08_maml", "09_bc", "11_reward_model"),    # models/maml_reward_weights.json, bc_policy.zip, reward_model.pt
     "17_live_trader": ("09_bc",),                          # models/bc_policy.zip: the policy it trades
-    "18_study": ("06a_tune",),                             # models/tune.db: its trials count towards the DSR
+    "19_study": ("06a_tune",),                             # models/tune.db: its trials count towards the DSR
 }
 
 # rough quick-run seconds of the slow notebooks (the others take 3-12 s); only used to choose which ready notebook
 # starts first when the previous run's pipeline.json has no times
-TYPICAL_SECONDS: dict[str, float] = {"06_train": 40.0, "07b_rl2_rllib": 35.0, "08a_meta_sanity": 30.0, "18_study": 150.0}
+TYPICAL_SECONDS: dict[str, float] = {"06_train": 40.0, "07b_rl2_rllib": 35.0, "08a_meta_sanity": 30.0,
+                                     "18_contestants": 60.0, "19_study": 100.0}
 
 def notebook_needs(name: str,                                          # a notebook of the run
                    names: Sequence[str],                               # the notebooks of the run
@@ -286,19 +287,6 @@ def _run_all(paths, runs, reports, started, run_params, kernel, progress, worker
                                       for i in failed))
 
 # %% ../nbs/99_pipeline.ipynb #0164a69b
-def _parse_value(text: str) -> Any:
-    "Parse a `-p key=value` value as JSON when possible (numbers, true/false, null), else keep the string."
-    try: return json.loads(text)
-    except json.JSONDecodeError: return text
-
-def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
-    "`-p KEY=VALUE` options as notebook parameters (values as `_parse_value` reads them); ValueError for a pair without `=`."
-    params = {}
-    for kv in pairs:
-        if "=" not in kv: raise ValueError(f"-p expects KEY=VALUE, got {kv!r}")
-        k, v = kv.split("=", 1); params[k.strip()] = _parse_value(v)
-    return params
-
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-pipeline`."
     ap = argparse.ArgumentParser(prog="algobot-pipeline", description="Run AlgoBot's notebooks headless and write HTML reports.")
