@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 # %% auto #0
 __all__ = ['SettingsError', 'find_project_root', 'Settings', 'load_settings', 'atomic_path', 'atomic_write_text',
-           'sha256_checksum', 'provenance']
+           'sha256_checksum', 'provenance', 'parse_params']
 
 # %% ../nbs/00_config.ipynb #d27d8c9a
 SETTINGS_FILE = "settings.ini"
@@ -213,3 +213,19 @@ def provenance(cfg: Settings,                                  # the run's setti
             "settings": {f.name: (str(v) if isinstance(v := getattr(cfg, f.name), Path) else v) for f in fields(cfg)},
             "parameters": dict(parameters or {}),
             "data_files": {Path(p).name: sha256_checksum(p) for p in data_files}}
+
+# %% ../nbs/00_config.ipynb #5e1d0a22
+import json
+
+def _parse_value(text: str) -> Any:
+    "Parse a `-p key=value` value as JSON when possible (numbers, true/false, null), else keep the string."
+    try: return json.loads(text)
+    except json.JSONDecodeError: return text
+
+def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+    "`-p KEY=VALUE` options as notebook parameters (values as `_parse_value` reads them); ValueError for a pair without `=`."
+    params = {}
+    for kv in pairs:
+        if "=" not in kv: raise ValueError(f"-p expects KEY=VALUE, got {kv!r}")
+        k, v = kv.split("=", 1); params[k.strip()] = _parse_value(v)
+    return params

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, json, math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,11 +23,9 @@ from .tasks import TradingTask
 from .metrics import backtest
 from .rewards import DEFAULT_WEIGHTS, REWARD_TERMS, CombinedReward, CuriosityBonus
 
-
 # %% auto #0
-__all__ = ['SIGNS', 'WEIGHTS_FILE', 'POLICY_FILE', 'PolicyNet', 'Rollout', 'rollout', 'discounted_to_go', 'pg_loss', 'MetaTask',
-           'adapt', 'meta_train_policy', 'adaptation_curve', 'episode_sharpe', 'meta_learn_reward_weights',
-           'save_meta_results', 'load_reward_weights', 'load_policy']
+__all__ = ['PolicyNet', 'greedy_policy', 'Rollout', 'pg_loss', 'MetaTask', 'adapt', 'meta_train_policy', 'adaptation_curve',
+           'meta_learn_reward_weights', 'load_reward_weights']
 
 # %% ../nbs/08_maml.ipynb #487001ad
 class PolicyNet(nn.Module):
@@ -39,6 +37,14 @@ class PolicyNet(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor: return self.net(obs)
 
+# %% ../nbs/08_maml.ipynb #1923333a
+def greedy_policy(policy: nn.Module) -> Callable[[np.ndarray], int]:
+    "The deterministic `obs -> action` of a `PolicyNet` (or a MAML learner around one): its most probable action."
+    def act(obs) -> int:
+        with torch.no_grad(): return int(policy(torch.as_tensor(obs, dtype=torch.float32)).argmax())
+    return act
+
+# %% ../nbs/08_maml.ipynb #13644e4a
 @dataclass
 class Rollout:
     "A batch of episodes collected in lockstep, time-major."
@@ -49,6 +55,7 @@ class Rollout:
     step_returns: torch.Tensor  # (T, B) pnl − cost per step, fraction of equity
     mask: torch.Tensor          # (T, B) 1 while the episode runs
 
+# %% ../nbs/08_maml.ipynb #9eb89aff
 def rollout(policy: nn.Module, envs: Sequence[TradingEnv], seeds: Sequence[int], greedy: bool = False,
             generator: torch.Generator | None = None) -> Rollout:
     "One episode in each env, stepped together; actions sampled from (or, greedy, the argmax of) `policy`."
@@ -72,6 +79,7 @@ def rollout(policy: nn.Module, envs: Sequence[TradingEnv], seeds: Sequence[int],
     t = lambda x, dt=torch.float32: torch.as_tensor(np.stack(x), dtype=dt)
     return Rollout(t(O), t(A, torch.long), t(R), t(C), t(S), t(M))
 
+# %% ../nbs/08_maml.ipynb #ae81bb52
 def discounted_to_go(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 0.99) -> torch.Tensor:
     "Reward-to-go along time (dim 0), zero after an episode ends; differentiable in `rewards`."
     out, running = [], torch.zeros_like(rewards[0])
@@ -80,6 +88,7 @@ def discounted_to_go(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 0
         out.append(running)
     return torch.stack(out[::-1])
 
+# %% ../nbs/08_maml.ipynb #2f597534
 def pg_loss(policy: nn.Module, ro: Rollout, rewards: torch.Tensor | None = None, gamma: float = 0.99) -> torch.Tensor:
     "REINFORCE loss with normalised reward-to-go advantages (rewards default to the env's)."
     g = discounted_to_go(ro.rewards if rewards is None else rewards, ro.mask, gamma)
@@ -110,7 +119,7 @@ class MetaTask:
 
     def test_metrics(self, policy) -> dict[str, float]:
         "Greedy full pass over the test period."
-        return backtest(lambda o: int(policy(torch.as_tensor(o)).argmax()), self.test_env).metrics
+        return backtest(greedy_policy(policy), self.test_env).metrics
 
 # %% ../nbs/08_maml.ipynb #3f2e6ca4
 def adapt(maml: nn.Module, task: MetaTask, steps: int, rng, gen, rewards_fn=None) -> nn.Module:
@@ -160,7 +169,7 @@ def adaptation_curve(init: nn.Module, task: MetaTask, steps: int = 5, inner_lr: 
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_maml.ipynb #9ae1c2e9
-SIGNS = torch.tensor([1.0, 1.0, 1.0, 1.0, -1.0])  # w5 multiplies the penalty with a minus sign
+REWARD_TERM_SIGNS = torch.tensor([1.0, 1.0, 1.0, 1.0, -1.0])  # the sign each weight w1..w5 enters with: w5 subtracts the penalty
 
 def _inv_softplus(x: torch.Tensor) -> torch.Tensor: return x + torch.log(-torch.expm1(-x))
 
@@ -172,6 +181,7 @@ def episode_sharpe(ro: Rollout) -> torch.Tensor:
     sd = (((r - mean) ** 2 * m).sum(0) / (n - 1)).sqrt()
     return mean / (sd + 1e-6) * n.sqrt()
 
+# %% ../nbs/08_maml.ipynb #f8044784
 def meta_learn_reward_weights(tasks: Sequence[MetaTask], init: nn.Module, weights=DEFAULT_WEIGHTS, iterations: int = 50,
                               meta_batch: int = 4, inner_lr: float = 0.05, outer_lr: float = 0.05, seed: int = 0,
                               progress: bool = True) -> tuple[tuple[float, ...], pd.DataFrame]:
@@ -193,7 +203,7 @@ def meta_learn_reward_weights(tasks: Sequence[MetaTask], init: nn.Module, weight
         scores = []
         for i in batch:
             w = F.softplus(rho)  # a fresh graph per task: each task's loss is back-propagated separately
-            learner = adapt(maml, tasks[i], 1, rng, gen, rewards_fn=lambda ro: ro.components @ (w * SIGNS))
+            learner = adapt(maml, tasks[i], 1, rng, gen, rewards_fn=lambda ro: ro.components @ (w * REWARD_TERM_SIGNS))
             val = tasks[i].sample(learner, "val", rng, gen)
             score = episode_sharpe(val)
             adv = (score - score.mean()) / (score.std() + 1e-8)
@@ -207,24 +217,26 @@ def meta_learn_reward_weights(tasks: Sequence[MetaTask], init: nn.Module, weight
     return tuple(float(v) for v in F.softplus(rho).detach()), pd.DataFrame(history)
 
 # %% ../nbs/08_maml.ipynb #5d7205c4
-WEIGHTS_FILE = "maml_reward_weights.json"
-POLICY_FILE = "maml_policy.pt"
+_WEIGHTS_FILE = "maml_reward_weights.json"
+_POLICY_FILE = "maml_policy.pt"
 
 def save_meta_results(models_dir: str | Path, policy: nn.Module, weights: Sequence[float], info: dict) -> None:
     "Write the meta-learned policy init (state dict) and reward weights atomically."
     folder = Path(models_dir)
-    with atomic_path(folder / POLICY_FILE) as tmp:
+    with atomic_path(folder / _POLICY_FILE) as tmp:
         torch.save({"state_dict": policy.state_dict(), "obs_dim": policy.net[0].in_features}, tmp)
-    atomic_write_text(folder / WEIGHTS_FILE, json.dumps({"weights": list(weights), **info}, indent=1, default=str))
+    atomic_write_text(folder / _WEIGHTS_FILE, json.dumps({"weights": list(weights), **info}, indent=1, default=str))
 
+# %% ../nbs/08_maml.ipynb #0d18d6d8
 def load_reward_weights(models_dir: str | Path) -> tuple[float, ...] | None:
     "Meta-learned (w1..w5) if a MAML run saved them in `models_dir`, else None."
-    p = Path(models_dir) / WEIGHTS_FILE
+    p = Path(models_dir) / _WEIGHTS_FILE
     return tuple(json.loads(p.read_text())["weights"]) if p.exists() else None
 
+# %% ../nbs/08_maml.ipynb #72f0d926
 def load_policy(models_dir: str | Path) -> PolicyNet:
     "The meta-learned policy initialisation saved in `models_dir` (torch weights loaded with `weights_only=True`)."
-    p = Path(models_dir) / POLICY_FILE
+    p = Path(models_dir) / _POLICY_FILE
     ckpt = torch.load(p, weights_only=True)
     net = PolicyNet(ckpt["obs_dim"]); net.load_state_dict(ckpt["state_dict"])
     return net

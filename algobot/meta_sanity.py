@@ -19,13 +19,12 @@ from .data import TIMEFRAMES
 from .maml import MetaTask, PolicyNet, adaptation_curve, meta_train_policy
 from .chunks import final_chunk
 from .rl2 import RL2_DEFAULTS, evaluate_rl2, load_chunk, train_rl2_chunked
-from .study import block_bootstrap_ci
+from .statistics import block_bootstrap_ci
 from .trials import make_trial_vec_env
 from .tasks import TradingTask, register_source
 
 # %% auto #0
-__all__ = ['SANITY_RL2', 'RL2_COMPARISONS', 'SANITY_MAML', 'MAML_COMPARISONS', 'ARTask', 'ar_tasks', 'sanity_tasks',
-           'effect_sizes', 'plot_effects', 'segment_envs', 'ppo_baseline', 'rl2_sanity', 'maml_sanity']
+__all__ = ['ARTask', 'ar_tasks', 'sanity_tasks', 'rl2_sanity', 'maml_sanity']
 
 # %% ../nbs/08a_meta_sanity.ipynb #45eb0d9b
 @register_source
@@ -54,6 +53,7 @@ class ARTask:
                              "low": np.minimum(open_, close) / wick(), "close": close,
                              "volume": rng.lognormal(10, 0.5, self.n_bars)})
 
+# %% ../nbs/08a_meta_sanity.ipynb #de23717e
 def ar_tasks(n_tasks: int, phi: float = 0.9, n_bars: int = 2_000, seed: int = 0, timeframe: str = "1h") -> list[ARTask]:
     "`n_tasks` AR(1) instruments, alternately trending (`+phi`, `TRD000_1h`) and mean-reverting (`-phi`, `REV001_1h`)."
     if not 0 < phi < 1: raise ValueError(f"phi must be in (0, 1), got {phi}")
@@ -77,6 +77,7 @@ def effect_sizes(frame: pd.DataFrame,                            # one row per t
         rows.append({"comparison": name, "effect": est, "low": lo, "high": hi, "n": len(d)})
     return pd.DataFrame(rows).set_index("comparison")
 
+# %% ../nbs/08a_meta_sanity.ipynb #a07ab2bd
 def plot_effects(effects: pd.DataFrame, ax=None, xlabel: str = "effect"):
     "Each comparison's effect with its interval as whiskers."
     ax = ax or plt.subplots(figsize=(6, 0.45 * len(effects) + 1))[1]
@@ -102,6 +103,7 @@ def segment_envs(tasks: Sequence[TradingTask], max_episode_steps: int = 8, per_t
             names.append(t.name)
     return envs, names
 
+# %% ../nbs/08a_meta_sanity.ipynb #9645c614
 def ppo_baseline(tasks: Sequence[TradingTask], steps: int, seed: int = 0,
                  max_episode_steps: int = 8, n_envs: int = 16,
                  algo_kwargs: dict[str, Any] | None = SANITY_RL2,  # PPO keywords over RL2_DEFAULTS' rollout settings
@@ -113,6 +115,7 @@ def ppo_baseline(tasks: Sequence[TradingTask], steps: int, seed: int = 0,
                 **{**kw, **(algo_kwargs or {})})
     return model.learn(steps)
 
+# %% ../nbs/08a_meta_sanity.ipynb #25060993
 def rl2_sanity(train_tasks: Sequence[TradingTask],   # tasks to train on (e.g. `sanity_tasks(ar_tasks(...))`)
                test_tasks: Sequence[TradingTask],    # new tasks, scored on their test periods
                steps: int,                           # training steps of each agent
@@ -145,6 +148,7 @@ def rl2_sanity(train_tasks: Sequence[TradingTask],   # tasks to train on (e.g. `
                             "eval": round(time.perf_counter() - t2, 1)}
     return out
 
+# %% ../nbs/08a_meta_sanity.ipynb #26455ebc
 #: the RL² claims: (a, b) columns of `rl2_sanity`'s frame; PPO's episode 2 − 1 and its mean are controls (about 0)
 RL2_COMPARISONS = {"RL² episode 2 − episode 1": ("rl2_ep2", "rl2_ep1"), "RL² − PPO (trial mean)": ("rl2", "ppo"),
                    "PPO episode 2 − episode 1": ("ppo_ep2", "ppo_ep1"), "PPO (trial mean)": ("ppo", None)}
@@ -153,6 +157,7 @@ RL2_COMPARISONS = {"RL² episode 2 − episode 1": ("rl2_ep2", "rl2_ep1"), "RL²
 #: `meta_train_policy` keywords of the sanity study; `inner_lr` is also the adaptation's learning rate
 SANITY_MAML: dict[str, Any] = dict(meta_batch=4, adapt_steps=1, inner_lr=0.5, outer_lr=0.01)
 
+# %% ../nbs/08a_meta_sanity.ipynb #948c8350
 def maml_sanity(train_tasks: Sequence[TradingTask],   # tasks to meta-train on
                 test_tasks: Sequence[TradingTask],    # new tasks: adapted on their training period, scored on test
                 iterations: int,                      # meta-iterations
@@ -179,6 +184,7 @@ def maml_sanity(train_tasks: Sequence[TradingTask],   # tasks to meta-train on
                                            for when, j in (("init", 0), ("adapted", -1))}})
     return pd.DataFrame(rows), history
 
+# %% ../nbs/08a_meta_sanity.ipynb #f8ac5bba
 #: the MAML claims: (a, b) columns of `maml_sanity`'s frame
 MAML_COMPARISONS = {"MAML adapted − MAML init": ("maml_adapted", "maml_init"),
                     "MAML adapted − random adapted": ("maml_adapted", "random_adapted"),

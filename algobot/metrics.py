@@ -15,8 +15,7 @@ from .env import TradingEnv
 from .rewards import cvar
 
 # %% auto #0
-__all__ = ['periods_per_year', 'round_trips', 'performance_metrics', 'Backtest', 'as_policy', 'backtest', 'buy_and_hold',
-           'metrics_table', 'plot_equity']
+__all__ = ['periods_per_year', 'Backtest', 'as_policy', 'backtest', 'buy_and_hold', 'metrics_table', 'plot_equity']
 
 # %% ../nbs/05_metrics.ipynb #dcaf2e19
 def periods_per_year(timestamps) -> float:
@@ -26,6 +25,7 @@ def periods_per_year(timestamps) -> float:
     if len(ts) < 2 or years <= 0: raise ValueError("need at least two distinct timestamps")
     return (len(ts) - 1) / years
 
+# %% ../nbs/05_metrics.ipynb #74d59ee7
 def round_trips(positions, pnl, cost) -> np.ndarray:
     "Net PnL of each round trip: a run of same-signed non-zero position; a step's cost goes to the trade it opens (else closes)."
     pos, prev = np.asarray(positions, float), np.r_[0.0, np.asarray(positions, float)[:-1]]
@@ -40,6 +40,7 @@ def round_trips(positions, pnl, cost) -> np.ndarray:
     if current is not None: trades.append(current)
     return np.array(trades)
 
+# %% ../nbs/05_metrics.ipynb #3339565e
 def performance_metrics(equity, positions, pnl, cost, bars_per_year: float) -> dict[str, float]:
     "The metrics table for one equity curve (`equity` includes the starting value)."
     eq = np.asarray(equity, float)
@@ -111,6 +112,7 @@ def as_policy(policy, deterministic: bool = True) -> Callable:
     actions = iter(np.asarray(policy))
     return lambda obs: next(actions)
 
+# %% ../nbs/05_metrics.ipynb #8cc78446
 def backtest(policy, env: TradingEnv, seed: int = 0) -> Backtest:
     "Run `policy` through `env` (which must use `episode='full'`) from the start of its span to the end."
     if env.episode != "full": raise ValueError("backtest needs an env with episode='full'")
@@ -132,11 +134,13 @@ def backtest(policy, env: TradingEnv, seed: int = 0) -> Backtest:
     metrics = performance_metrics(steps.equity, s.position, s.pnl, s.cost, periods_per_year(steps.timestamp))
     return Backtest(steps, metrics)
 
+# %% ../nbs/05_metrics.ipynb #da22a716
 def buy_and_hold(env: TradingEnv) -> Backtest:
     "Backtest of holding a full long position over `env`'s span."
     a = 2 if env.action_type == "discrete" else np.array([1.0], np.float32)
     return backtest(lambda obs: a, env)
 
+# %% ../nbs/05_metrics.ipynb #4a681c6f
 def metrics_table(results: dict[str, Backtest]) -> pd.DataFrame:
     "One row of metrics per named backtest."
     return pd.DataFrame({k: v.metrics for k, v in results.items()}).T

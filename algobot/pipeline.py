@@ -11,13 +11,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from algobot.config import SettingsError, atomic_path, atomic_write_text, find_project_root, load_settings, provenance
+from algobot.config import SettingsError, atomic_path, atomic_write_text, find_project_root, load_settings, parse_params, provenance
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['pipeline_notebooks', 'PipelineError', 'NotebookRun', 'run_notebook', 'run_data_files', 'run_pipeline', 'parse_params',
-           'main']
+__all__ = ['pipeline_notebooks', 'PipelineError', 'NotebookRun', 'run_notebook', 'run_data_files', 'run_pipeline', 'main']
 
 # %% ../nbs/99_pipeline.ipynb #6d6a5a8b
 def pipeline_notebooks(nbs_dir: str | Path | None = None,                 # None: <project>/nbs
@@ -42,12 +41,12 @@ NEEDS: dict[str, tuple[str, ...]] = {  # notebook -> the notebooks whose outputs
     "11_reward_model": ("10_preferences",),                # processed_data/preferences_heuristic.jsonl
     "12_rlhf": ("08_maml", "09_bc", "11_reward_model"),    # models/maml_reward_weights.json, bc_policy.zip, reward_model.pt
     "17_live_trader": ("09_bc",),                          # models/bc_policy.zip: the policy it trades
-    "18_study": ("06a_tune",),                             # models/tune.db: its trials count towards the DSR
+    "19_study": ("06a_tune",),                             # models/tune.db: its trials count towards the DSR
 }
 
 # rough quick-run seconds of the slow notebooks (the others take 3-12 s); only used to choose which ready notebook
 # starts first when the previous run's pipeline.json has no times
-TYPICAL_SECONDS: dict[str, float] = {"06_train": 40.0, "07b_rl2_rllib": 35.0, "08a_meta_sanity": 30.0, "18_study": 150.0}
+TYPICAL_SECONDS: dict[str, float] = {"06_train": 40.0, "07b_rl2_rllib": 35.0, "08a_meta_sanity": 30.0, "19_study": 150.0}
 
 def notebook_needs(name: str,                                          # a notebook of the run
                    names: Sequence[str],                               # the notebooks of the run
@@ -503,19 +502,6 @@ def run_pipeline(notebooks: Sequence[str] | None = None,   # notebook names (def
     return runs
 
 # %% ../nbs/99_pipeline.ipynb #0164a69b
-def _parse_value(text: str) -> Any:
-    "Parse a `-p key=value` value as JSON when possible (numbers, true/false, null), else keep the string."
-    try: return json.loads(text)
-    except json.JSONDecodeError: return text
-
-def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
-    "`-p KEY=VALUE` options as notebook parameters (values as `_parse_value` reads them); ValueError for a pair without `=`."
-    params = {}
-    for kv in pairs:
-        if "=" not in kv: raise ValueError(f"-p expects KEY=VALUE, got {kv!r}")
-        k, v = kv.split("=", 1); params[k.strip()] = _parse_value(v)
-    return params
-
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-pipeline`."
     ap = argparse.ArgumentParser(prog="algobot-pipeline", description="Run AlgoBot's notebooks headless and write HTML reports.")
