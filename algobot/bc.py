@@ -21,7 +21,7 @@ from .tasks import TradingTask
 from .train import FastMlpPolicy, default_algo_kwargs
 
 # %% auto #0
-__all__ = ['label_actions', 'task_labels', 'Demonstrations', 'demonstrations', 'concat_demos', 'train_bc']
+__all__ = ['task_labels', 'Demonstrations', 'demonstrations', 'concat_demos', 'train_bc']
 
 # %% ../nbs/09_bc.ipynb #2ef0a82b
 _SELL, _HOLD, _BUY = (DISCRETE_TARGETS.index(t) for t in (-1.0, 0.0, 1.0))  # the env's discrete actions
@@ -33,6 +33,7 @@ def label_actions(labels) -> np.ndarray:
     "Demonstrated action (0 sell, 1 hold, 2 buy) for each label."
     return np.array([ACTION_OF_LABEL.get(int(l), _HOLD) for l in labels], dtype=np.int64)
 
+# %% ../nbs/09_bc.ipynb #f46216c3
 def task_labels(task: TradingTask,                 # the task whose bars are labelled
                 atr_length: int = 14, rr: float = 2.0,     # ATR length and reward:risk of the barriers (ATR_LENGTH, RR)
                 horizon: int | None = None,                # bars to look ahead (LABEL_HORIZON); None: to the end

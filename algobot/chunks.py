@@ -17,7 +17,7 @@ from .config import atomic_path, atomic_write_text, sha256_checksum
 from .tasks import TradingTask
 
 # %% auto #0
-__all__ = ['CheckpointError', 'ChunkMismatch', 'tree_rss_mb', 'ChunkRecord', 'verify_chunk', 'final_chunk', 'run_chunks']
+__all__ = ['CheckpointError', 'ChunkMismatch', 'verify_chunk', 'final_chunk', 'run_chunks']
 
 # %% ../nbs/06b_chunks.ipynb #c6b0a00f
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class ChunkRecord:
     rss_after_mb: float
     resumed: bool = False   # True: found complete on disk, not retrained
 
+# %% ../nbs/06b_chunks.ipynb #af4c3846
 def verify_chunk(path: Path) -> dict:
     "The sidecar of a complete chunk whose model file matches the SHA-256 recorded there; `CheckpointError` otherwise."
     path, sidecar = Path(path), Path(path).with_suffix(".json")

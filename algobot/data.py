@@ -15,8 +15,7 @@ from algobot.layouts import OHLCV_COLUMNS, DataValidationError, fail_at, map_fil
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['DATA_SUFFIXES', 'TIMEFRAMES', 'validate_ohlcv', 'parse_data_filename', 'data_files', 'read_ohlcv',
-           'timeframe_minutes', 'resample_ohlcv', 'synthetic_ohlcv']
+__all__ = ['TIMEFRAMES', 'validate_ohlcv', 'read_ohlcv', 'resample_ohlcv', 'synthetic_ohlcv']
 
 # %% ../nbs/01_data.ipynb #9176f76c
 _PRICE_COLUMNS = ["open", "high", "low", "close"]
@@ -97,12 +96,14 @@ def read_ohlcv(path: str | Path) -> pd.DataFrame:
 # %% ../nbs/01_data.ipynb #48b84c28
 TIMEFRAMES = {"1m": "1min", "5m": "5min", "15m": "15min", "30m": "30min", "1h": "1h", "4h": "4h", "1d": "1D", "1w": "W-MON"}
 
+# %% ../nbs/01_data.ipynb #7afb7cc7
 def timeframe_minutes(timeframe: str) -> int:
     "Length of `timeframe` in minutes."
     if timeframe not in TIMEFRAMES: raise ValueError(f"Unknown timeframe {timeframe!r}; known: {list(TIMEFRAMES)}")
     n, unit = int(timeframe[:-1]), timeframe[-1]
     return n * {"m": 1, "h": 60, "d": 1440, "w": 10080}[unit]
 
+# %% ../nbs/01_data.ipynb #1d64ed63
 def resample_ohlcv(df: pd.DataFrame,
                    timeframe: str,         # target timeframe, coarser than df's
                    min_fill: float = 0.25, # drop bins holding fewer than this share of the bars they could hold

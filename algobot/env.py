@@ -21,8 +21,8 @@ import numba
 from stable_baselines3.common.vec_env import VecEnv
 
 # %% auto #0
-__all__ = ['INDICATORS', 'DEFAULT_INDICATORS', 'DISCRETE_TARGETS', 'obs_dim', 'FeatureRows', 'compute_features', 'Feed',
-           'HistoricalFeed', 'rescale_volatility', 'average_entry', 'TradingEnv', 'TradingVecEnv']
+__all__ = ['INDICATORS', 'DISCRETE_TARGETS', 'FeatureRows', 'compute_features', 'Feed', 'HistoricalFeed', 'rescale_volatility',
+           'TradingEnv', 'TradingVecEnv']
 
 # %% ../nbs/04_env.ipynb #e15617a5
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ INDICATORS: dict[str, Indicator] = {i.name: i for i in (
     Indicator("bbands", {"length": 20, "std": 2.0}, 19, _bbands),         # Bollinger %B, mapped to [-1, 1] inside the bands
     Indicator("adx", {"length": 14}, 13, _adx),                           # ADX / 25 - 1
 )}
+
+# %% ../nbs/04_env.ipynb #5f1de064
 DEFAULT_INDICATORS = ("atr", "rsi")
 
 # %% ../nbs/04_env.ipynb #2b11a635

@@ -20,7 +20,7 @@ from algobot.config import atomic_write_text
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['Label', 'label_atr_barriers']
+__all__ = ['label_atr_barriers']
 
 # %% ../nbs/02_labeling.ipynb #1e139fa3
 class Label(IntEnum):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['OHLCV_COLUMNS', 'DataValidationError', 'fail_at', 'utc_timestamps', 'map_file', 'detect_layout', 'describe_mapping']
+__all__ = ['OHLCV_COLUMNS', 'DataValidationError', 'detect_layout', 'describe_mapping']
 
 # %% ../nbs/00a_layouts.ipynb #f93fc79c
 OHLCV_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]  # the schema every layout is mapped to
@@ -19,6 +19,7 @@ OHLCV_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]  # the s
 class DataValidationError(ValueError):
     "OHLCV input that breaks the schema; the message names the file and line."
 
+# %% ../nbs/00a_layouts.ipynb #f37b7c4e
 def fail_at(mask: np.ndarray,                  # one flag a row: set where the row has the problem
             source: str,                        # file name, for the message
             first_line: int,                    # line number of row 0 (2 for a CSV with one header row)

@@ -24,8 +24,7 @@ from .metrics import backtest
 from .rewards import DEFAULT_WEIGHTS, REWARD_TERMS, CombinedReward, CuriosityBonus
 
 # %% auto #0
-__all__ = ['PolicyNet', 'greedy_policy', 'Rollout', 'pg_loss', 'MetaTask', 'adapt', 'meta_train_policy', 'adaptation_curve',
-           'meta_learn_reward_weights', 'load_reward_weights']
+__all__ = ['PolicyNet', 'MetaTask', 'adapt', 'meta_train_policy', 'adaptation_curve', 'meta_learn_reward_weights']
 
 # %% ../nbs/08_maml.ipynb #487001ad
 class PolicyNet(nn.Module):

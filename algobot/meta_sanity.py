@@ -24,7 +24,7 @@ from .trials import make_trial_vec_env
 from .tasks import TradingTask, register_source
 
 # %% auto #0
-__all__ = ['ARTask', 'ar_tasks', 'sanity_tasks', 'rl2_sanity', 'maml_sanity']
+__all__ = ['sanity_tasks', 'rl2_sanity', 'maml_sanity']
 
 # %% ../nbs/08a_meta_sanity.ipynb #45eb0d9b
 @register_source
@@ -60,6 +60,7 @@ def ar_tasks(n_tasks: int, phi: float = 0.9, n_bars: int = 2_000, seed: int = 0,
     return [ARTask(f"{'TRD' if i % 2 == 0 else 'REV'}{i:03d}_{timeframe}", seed * 100_003 + i,
                    phi if i % 2 == 0 else -phi, n_bars, timeframe) for i in range(n_tasks)]
 
+# %% ../nbs/08a_meta_sanity.ipynb #fd45489e
 def sanity_tasks(sources: Sequence, **overrides) -> list[TradingTask]:
     "TradingTasks over `sources` showing one bar: `window=1`, no indicators (plus position and unrealised PnL)."
     return [TradingTask(s, **{"window": 1, "indicators": (), **overrides}) for s in sources]

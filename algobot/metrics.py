@@ -15,7 +15,7 @@ from .env import TradingEnv
 from .rewards import cvar
 
 # %% auto #0
-__all__ = ['periods_per_year', 'Backtest', 'as_policy', 'backtest', 'buy_and_hold', 'metrics_table', 'plot_equity']
+__all__ = ['Backtest', 'backtest', 'buy_and_hold', 'metrics_table', 'plot_equity']
 
 # %% ../nbs/05_metrics.ipynb #dcaf2e19
 def periods_per_year(timestamps) -> float:
@@ -98,6 +98,7 @@ def _greedy_discrete(model) -> Callable | None:
             return int(torch.softmax(logits - logits.logsumexp(-1, keepdim=True), -1).argmax())
     return act
 
+# %% ../nbs/05_metrics.ipynb #d5fe4c7e
 def as_policy(policy, deterministic: bool = True) -> Callable:
     "`obs -> action` from a callable, an SB3 model (recurrent state carried along) or a fixed array of actions."
     if deterministic and (fast := _greedy_discrete(policy)) is not None: return fast

@@ -16,7 +16,7 @@ from algobot.config import SettingsError, atomic_path, atomic_write_text, find_p
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['pipeline_notebooks', 'PipelineError', 'NotebookRun', 'run_notebook', 'run_data_files', 'run_pipeline', 'main']
+__all__ = ['pipeline_notebooks', 'PipelineError', 'run_pipeline', 'main', 'study_main']
 
 # %% ../nbs/99_pipeline.ipynb #6d6a5a8b
 def pipeline_notebooks(nbs_dir: str | Path | None = None,                 # None: <project>/nbs
@@ -82,6 +82,7 @@ def previous_seconds(reports_dir: Path, quick: bool) -> dict[str, float]:
 class PipelineError(RuntimeError):
     "The pipeline cannot start (an unknown parameter, ...) or a notebook of it failed; the message says which and why."
 
+# %% ../nbs/99_pipeline.ipynb #3a5cca16
 @dataclass
 class NotebookRun:
     "The outcome of one notebook in a pipeline run."
@@ -534,4 +535,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"algobot-pipeline: {e}", file=sys.stderr)
         return 1
     print(f"all {len(runs)} notebooks ok; reports in {Path(runs[0].html).parent if runs and runs[0].html else ''}")
+    return 0
+
+# %% ../nbs/99_pipeline.ipynb #a58eb2d1
+def study_main(argv: Sequence[str] | None = None) -> int:
+    "Console script `algobot-study`: this notebook, headless, into an HTML report and the leaderboard files."
+    ap = argparse.ArgumentParser(prog="algobot-study", description="Walk-forward study of every contestant (19_study).")
+    ap.add_argument("--full", action="store_true", help="every task × 4 folds × 3 seeds at real budgets (resumable)")
+    ap.add_argument("--reports-dir", help="default: REPORTS_DIR/full with --full, else REPORTS_DIR/study")
+    ap.add_argument("--data-dir", help="folder of OHLCV files (default: HISTORICAL_DATA_DIR)")
+    ap.add_argument("--tasks", help="task-name globs, comma separated (default: 3 tasks, or all with --full)")
+    ap.add_argument("--workers", type=int, help="results computed at once (default: 1, or 2 with --full)")
+    ap.add_argument("--seeds", help="comma-separated seeds (default: 0,1, or 0,1,2 with --full)")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="another notebook parameter")
+    a = ap.parse_args(argv)
+    if a.workers is not None and a.workers < 1: ap.error("--workers must be >= 1")
+    try: extra = parse_params(a.param)
+    except ValueError as e: ap.error(str(e))
+    if a.tasks:   # a glob that matches no task stops here with the valid names
+        from algobot.tasks import discover_tasks
+        try: discover_tasks(load_settings(historical_data_dir=a.data_dir).historical_data_dir, only=a.tasks)
+        except (ValueError, FileNotFoundError) as e: ap.error(str(e))
+    params = {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "seeds": a.seeds, **extra}
+    cfg = load_settings()
+    reports = Path(a.reports_dir) if a.reports_dir else cfg.reports_dir / ("full" if a.full else "study")
+    reports.mkdir(parents=True, exist_ok=True)
+    params["reports_dir"] = str(reports.resolve())
+    print(f"algobot-study: {'full' if a.full else 'quick'} run into {reports} (a rerun continues where this one stops)", flush=True)
+    prov = provenance(cfg, params, run_data_files(Path(a.data_dir) if a.data_dir else cfg.historical_data_dir))
+    run = run_notebook(find_project_root() / "nbs" / "19_study.ipynb", reports, params, prov=prov)
+    if run.status != "ok":
+        print(f"algobot-study: failed after {run.seconds:.0f} s: {run.error} (report: {run.html or 'none'})", file=sys.stderr)
+        return 1
+    print(f"algobot-study: done in {run.seconds:.0f} s; report {run.html}, leaderboard {reports / 'leaderboard_summary.csv'}")
     return 0

@@ -20,8 +20,8 @@ from algobot.tasks import TradingTask
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['CHOICES', 'Clip', 'sample_clips', 'make_pairs', 'PreferenceStore', 'Labeller', 'HeuristicLabeller', 'label_pairs',
-           'plot_pair', 'PreferenceWidget']
+__all__ = ['Clip', 'sample_clips', 'make_pairs', 'PreferenceStore', 'Labeller', 'HeuristicLabeller', 'label_pairs',
+           'PreferenceWidget']
 
 # %% ../nbs/10_preferences.ipynb #88b56a50
 @dataclass
@@ -118,6 +118,7 @@ def make_pairs(clips: Sequence[Clip], n_pairs: int, seed: int = 0, same_task: bo
 # %% ../nbs/10_preferences.ipynb #8ba1ca6f
 CHOICES = ("left", "right", "equal", "skip")
 
+# %% ../nbs/10_preferences.ipynb #588b9ea8
 class PreferenceStore:
     "Append-only JSONL store of labelled pairs."
     def __init__(self, path: str | Path):

@@ -16,8 +16,8 @@ from torch import nn
 from .config import Settings
 
 # %% auto #0
-__all__ = ['REWARD_TERMS', 'DEFAULT_WEIGHTS', 'Transition', 'RewardFunction', 'BaseReward', 'cvar', 'CVaRRisk', 'DrawdownRisk',
-           'CuriosityBonus', 'CombinedReward', 'reward_for_env']
+__all__ = ['DEFAULT_WEIGHTS', 'Transition', 'RewardFunction', 'BaseReward', 'CVaRRisk', 'DrawdownRisk', 'CuriosityBonus',
+           'CombinedReward']
 
 # %% ../nbs/03_rewards.ipynb #7b8b70a4
 @dataclass(slots=True)
@@ -92,6 +92,7 @@ def cvar(returns, alpha: float = 0.05) -> float:
     if not 0 < alpha <= 1: raise ValueError(f"alpha must be in (0, 1], got {alpha}")
     return float(x[: max(1, math.ceil(alpha * x.size))].mean())
 
+# %% ../nbs/03_rewards.ipynb #bb4e80e6
 class CVaRRisk:
     "Rolling CVaR of the episode's step returns, as a penalty ≤ 0."
     def __init__(self, alpha: float = 0.05, window: int = 64, min_samples: int = 10):

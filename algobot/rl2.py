@@ -20,12 +20,13 @@ from .train import FastCategoricalHead, fast_torch
 from .trials import RL2Wrapper, TrialEnv, make_trial_vec_env
 
 # %% auto #0
-__all__ = ['RL2_DEFAULTS', 'FastMlpLstmPolicy', 'load_chunk', 'train_rl2_chunked', 'evaluate_rl2']
+__all__ = ['RL2_DEFAULTS', 'train_rl2_chunked', 'evaluate_rl2']
 
 # %% ../nbs/07_rl2.ipynb #53e8fded
 class FastMlpLstmPolicy(FastCategoricalHead, RecurrentActorCriticPolicy):
     "sb3-contrib's `MlpLstmPolicy` with `train.FastCategorical` as its discrete head (bit-identical training, faster)."
 
+# %% ../nbs/07_rl2.ipynb #138921cb
 #: RecurrentPPO keywords of RL²; n_steps per env: a rollout of 32 x 16 envs = 512 steps
 RL2_DEFAULTS = dict(n_steps=32, batch_size=256, n_epochs=4, learning_rate=3e-4, ent_coef=0.01, gamma=0.99,
                     policy_kwargs={"lstm_hidden_size": 64, "net_arch": [64], "shared_lstm": False})

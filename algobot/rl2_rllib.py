@@ -31,7 +31,7 @@ from .tasks import TradingTask
 from .trials import RL2Wrapper, trial_env
 
 # %% auto #0
-__all__ = ['rl2_ppo_config', 'RayWorkerError', 'init_ray', 'train_rl2_rllib_chunked', 'load_rllib_policy']
+__all__ = ['init_ray', 'train_rl2_rllib_chunked', 'load_rllib_policy']
 
 # %% ../nbs/07b_rl2_rllib.ipynb #d38720af
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def rl2_ppo_config(env_config: dict,                      # make_rl2_env's: task
 class RayWorkerError(RuntimeError):
     "Building or training failed inside a Ray worker (or the cluster); the message carries the worker's error."
 
+# %% ../nbs/07b_rl2_rllib.ipynb #f4b09699
 def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6379); None: RAY_ADDRESS, else this machine
              num_cpus: int | None = None,  # embedded Ray only; None: the CPUs this process may use
             ) -> dict:

@@ -11,8 +11,7 @@ from typing import Callable
 import numpy as np
 
 # %% auto #0
-__all__ = ['per_bar_sharpe', 'bootstrap_indices', 'block_bootstrap_ci', 'sharpe_std', 'probabilistic_sharpe_ratio',
-           'expected_max_sharpe', 'deflated_sharpe_ratio']
+__all__ = ['block_bootstrap_ci', 'probabilistic_sharpe_ratio', 'deflated_sharpe_ratio']
 
 # %% ../nbs/05a_statistics.ipynb #ae10629f
 def per_bar_sharpe(x: np.ndarray,    # returns; several series along the other axes
@@ -73,6 +72,7 @@ def sharpe_std(returns) -> float:
     sr, skew, kurt, n = _moments(returns)
     return math.sqrt(max(1 - skew * sr + (kurt - 1) / 4 * sr ** 2, 1e-12) / (n - 1))
 
+# %% ../nbs/05a_statistics.ipynb #27ced6a2
 def probabilistic_sharpe_ratio(returns,                  # per-bar returns
                                benchmark_sharpe: float = 0.0,  # SR*, per bar (divide an annual Sharpe by √bars per year)
                               ) -> float:

@@ -21,7 +21,7 @@ from .statistics import bootstrap_indices, expected_max_sharpe, per_bar_sharpe, 
 from .tasks import TradingTask
 
 # %% auto #0
-__all__ = ['Leaderboard', 'run_study', 'summarize', 'verdict', 'main']
+__all__ = ['Leaderboard', 'run_study', 'summarize', 'verdict']
 
 # %% ../nbs/19_study.ipynb #47aed211
 RESULT_KEY = ("contestant", "task", "seed", "fold")   # the columns that name one result of the leaderboard
@@ -269,35 +269,3 @@ def plot_ci(summary: pd.DataFrame, ax=None):
     ax.set_yticks(y, [f"{c} (apart)" if a else c for c, a in zip(s.index, s.apart)], fontsize=8)
     ax.axvline(0, color="k", lw=0.5); ax.set_xlabel("annualised Sharpe minus the benchmark's", fontsize=8)
     return ax
-
-# %% ../nbs/19_study.ipynb #a58eb2d1
-def main(argv: Sequence[str] | None = None) -> int:
-    "Console script `algobot-study`: this notebook, headless, into an HTML report and the leaderboard files."
-    import argparse, sys
-    from algobot.config import find_project_root, load_settings, parse_params, provenance
-    from algobot.pipeline import run_data_files, run_notebook
-    ap = argparse.ArgumentParser(prog="algobot-study", description="Walk-forward study of every contestant (19_study).")
-    ap.add_argument("--full", action="store_true", help="every task × 4 folds × 3 seeds at real budgets (resumable)")
-    ap.add_argument("--reports-dir", help="default: REPORTS_DIR/full with --full, else REPORTS_DIR/study")
-    ap.add_argument("--data-dir", help="folder of OHLCV files (default: HISTORICAL_DATA_DIR)")
-    ap.add_argument("--tasks", help="task-name globs, comma separated (default: 3 tasks, or all with --full)")
-    ap.add_argument("--workers", type=int, help="results computed at once (default: 1, or 2 with --full)")
-    ap.add_argument("--seeds", help="comma-separated seeds (default: 0,1, or 0,1,2 with --full)")
-    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="another notebook parameter")
-    a = ap.parse_args(argv)
-    if a.workers is not None and a.workers < 1: ap.error("--workers must be >= 1")
-    try: extra = parse_params(a.param)
-    except ValueError as e: ap.error(str(e))
-    params = {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "seeds": a.seeds, **extra}
-    cfg = load_settings()
-    reports = Path(a.reports_dir) if a.reports_dir else cfg.reports_dir / ("full" if a.full else "study")
-    reports.mkdir(parents=True, exist_ok=True)
-    params["reports_dir"] = str(reports.resolve())
-    print(f"algobot-study: {'full' if a.full else 'quick'} run into {reports} (a rerun continues where this one stops)", flush=True)
-    prov = provenance(cfg, params, run_data_files(Path(a.data_dir) if a.data_dir else cfg.historical_data_dir))
-    run = run_notebook(find_project_root() / "nbs" / "19_study.ipynb", reports, params, prov=prov)
-    if run.status != "ok":
-        print(f"algobot-study: failed after {run.seconds:.0f} s: {run.error} (report: {run.html or 'none'})", file=sys.stderr)
-        return 1
-    print(f"algobot-study: done in {run.seconds:.0f} s; report {run.html}, leaderboard {reports / 'leaderboard_summary.csv'}")
-    return 0

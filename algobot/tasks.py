@@ -19,8 +19,8 @@ from .rewards import BaseReward, RewardFunction, reward_for_env
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 # %% auto #0
-__all__ = ['PERIODS', 'Task', 'filter_tasks', 'discover_tasks', 'register_source', 'SyntheticTask', 'synthetic_tasks',
-           'split_holdout', 'split_bounds', 'TradingTask', 'FoldTask']
+__all__ = ['Task', 'filter_tasks', 'discover_tasks', 'SyntheticTask', 'synthetic_tasks', 'split_holdout', 'TradingTask',
+           'FoldTask']
 
 # %% ../nbs/04a_tasks.ipynb #6e2e4eff
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ def register_source(cls: type) -> type:
     SOURCES[cls.__name__] = cls
     return cls
 
+# %% ../nbs/04a_tasks.ipynb #be11e73d
 @register_source
 @dataclass(frozen=True)
 class SyntheticTask:

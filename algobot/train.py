@@ -26,8 +26,7 @@ from .tasks import TradingTask
 from .metrics import Backtest, backtest, buy_and_hold
 
 # %% auto #0
-__all__ = ['default_algo_kwargs', 'FastCategoricalHead', 'FastMlpPolicy', 'save_model', 'load_model', 'fast_torch', 'TrainResult',
-           'train']
+__all__ = ['FastMlpPolicy', 'save_model', 'load_model', 'TrainResult', 'train']
 
 # %% ../nbs/06_train.ipynb #c406ae95
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "tqc": TQC}
@@ -88,6 +87,7 @@ class FastCategoricalHead:
         if type(self.action_dist) is CategoricalDistribution: self.action_dist = FastCategorical(self.action_dist.action_dim)
         super()._build(lr_schedule)
 
+# %% ../nbs/06_train.ipynb #336c4fd1
 class FastMlpPolicy(FastCategoricalHead, ActorCriticPolicy):
     "SB3's `MlpPolicy` (actor-critic) with the `FastCategorical` head for discrete actions; unchanged otherwise."
 

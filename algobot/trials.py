@@ -15,7 +15,7 @@ from .env import TradingEnv
 from .tasks import TradingTask
 
 # %% auto #0
-__all__ = ['TrialEnv', 'rl2_observation', 'RL2Wrapper', 'trial_env', 'make_trial_vec_env']
+__all__ = ['TrialEnv', 'rl2_observation', 'RL2Wrapper', 'make_trial_vec_env']
 
 # %% ../nbs/04b_trials.ipynb #a8d2260c
 class TrialEnv(gym.Env):
@@ -102,6 +102,7 @@ def trial_env(tasks: Sequence[TradingTask],  # the tasks the trials sample from
     envs = [t.make_env("train", max_episode_steps=max_episode_steps) for t in tasks]
     return RL2Wrapper(TrialEnv(envs, [t.name for t in tasks], episodes_per_trial))
 
+# %% ../nbs/04b_trials.ipynb #f7b1040b
 def make_trial_vec_env(tasks: Sequence[TradingTask],  # the tasks trials sample from
                        episodes_per_trial: int = 2,    # episodes per trial (the LSTM state persists across them)
                        n_envs: int = 16,               # trial environments stepped together (batched LSTM forward)

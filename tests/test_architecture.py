@@ -87,3 +87,23 @@ def test_the_checks_can_fail(tmp_path):
     assert private_imports(pkg) == ["pkg.b.c:2 imports pkg.a._secret"]
     (pkg / "b" / "c.py").write_text("def helper(): pass\n")
     assert find_cycle(import_graph(pkg)) is None and private_imports(pkg) == []
+
+
+def public_names(pkg: Path) -> dict[str, list[str]]:
+    "Each module's `__all__` (what nbdev exports with `#| export`; `#| exporti` cells stay out of it)."
+    out = {}
+    for name, f in modules(pkg).items():
+        for node in ast.parse(f.read_text()).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+                out[name] = [ast.literal_eval(e) for e in node.value.elts]
+    return out
+
+
+def test_a_narrow_public_api():
+    "At most 150 public names in all (issue 20: 331 before), and no module exports a generic `log` or `KEY`."
+    names = public_names(ROOT / "algobot")
+    total = sum(map(len, names.values()))
+    assert total <= 150, f"{total} names in __all__ lists (at most 150): internals belong in #| exporti cells; " + \
+        ", ".join(f"{m} {len(v)}" for m, v in sorted(names.items(), key=lambda kv: -len(kv[1]))[:8])
+    generic = [f"{m}.{n}" for m, v in names.items() for n in v if n in ("log", "KEY")]
+    assert not generic, f"generic public names: {generic}"

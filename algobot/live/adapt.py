@@ -16,7 +16,7 @@ from ..config import atomic_path
 from ..maml import Rollout, pg_loss
 
 # %% auto #0
-__all__ = ['OnlineAdapter', 'load_adapted']
+__all__ = ['OnlineAdapter']
 
 # %% ../../nbs/16_live_adapt.ipynb #ce553c89
 class _PolicyLogits(torch.nn.Module):
@@ -95,6 +95,7 @@ class OnlineAdapter:
         "Wait for a running adaptation to finish."
         if self._thread: self._thread.join(timeout)
 
+# %% ../../nbs/16_live_adapt.ipynb #70fac0b7
 def load_adapted(model, path: str | Path):
     "Load the policy weights an `OnlineAdapter` saved into `model`, in place (`weights_only=True`); returns `model`."
     model.policy.load_state_dict(torch.load(path, weights_only=True))

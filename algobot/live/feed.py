@@ -20,8 +20,7 @@ from .features import IncrementalFeatures
 _log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['Bar', 'LiveFeed', 'run_async', 'ManualClock', 'Faults', 'ThreadedServer', 'is_loopback', 'SendPacer', 'ReplayServer',
-           'replay_main', 'FeedClient']
+__all__ = ['Bar', 'LiveFeed', 'run_async', 'ManualClock', 'Faults', 'ReplayServer', 'replay_main', 'FeedClient']
 
 # %% ../../nbs/14_live_feed.ipynb #cd5ab2a4
 @dataclass(frozen=True, slots=True)
@@ -240,7 +239,6 @@ class ThreadedServer:
         if self._loop:
             asyncio.run_coroutine_threadsafe(self.close(), self._loop).result(120)
             self._loop.call_soon_threadsafe(self._loop.stop); self._thread.join(120)
-
 
 # %% ../../nbs/14_live_feed.ipynb #a5ff1531
 def is_loopback(address: str) -> bool:

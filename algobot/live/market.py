@@ -17,7 +17,7 @@ from ..data import OHLCV_COLUMNS, TIMEFRAMES, read_ohlcv, timeframe_minutes
 from .feed import Bar, is_loopback
 
 # %% auto #0
-__all__ = ['make_exchange', 'fetch_closed_ohlcv', 'ExchangeFeed', 'fetch_main']
+__all__ = ['make_exchange', 'ExchangeFeed', 'fetch_main']
 
 # %% ../../nbs/17b_live_market.ipynb #49e49709
 _REST_ORIGIN = re.compile(r"^https?://[^/]+")

@@ -26,7 +26,7 @@ if TYPE_CHECKING: from algobot.live.adapt import OnlineAdapter   # callers that 
 _log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['JsonlLog', 'LiveTrader', 'halt_request_path', 'request_halt', 'read_halt_request', 'run_live', 'trade_replay']
+__all__ = ['JsonlLog', 'LiveTrader', 'halt_request_path', 'request_halt', 'run_live', 'trade_replay']
 
 # %% ../../nbs/17_live_trader.ipynb #907327de
 class JsonlLog:
@@ -188,6 +188,7 @@ def request_halt(state_path: str | Path, reason: str = "", now: float | None = N
     req = {"reason": reason.strip() or "halt requested", "requested_at": time.time() if now is None else now}
     return atomic_write_text(halt_request_path(state_path), json.dumps(req))
 
+# %% ../../nbs/17_live_trader.ipynb #5f169bbb
 def read_halt_request(state_path: str | Path) -> dict | None:
     "The pending halt request for `state_path`, if any (an unreadable file reads as a request: when in doubt, stop)."
     p = halt_request_path(state_path)
@@ -195,7 +196,6 @@ def read_halt_request(state_path: str | Path) -> dict | None:
     except FileNotFoundError: return None
     except (OSError, ValueError) as e: return {"reason": f"unreadable halt request ({e})", "requested_at": None}
     return req if isinstance(req, dict) else {"reason": "unreadable halt request", "requested_at": None}
-
 
 # %% ../../nbs/17_live_trader.ipynb #d9ad6a32
 @patch
