@@ -107,3 +107,21 @@ def test_a_narrow_public_api():
         ", ".join(f"{m} {len(v)}" for m, v in sorted(names.items(), key=lambda kv: -len(kv[1]))[:8])
     generic = [f"{m}.{n}" for m, v in names.items() for n in v if n in ("log", "KEY")]
     assert not generic, f"generic public names: {generic}"
+
+
+def chapter_of(root: Path) -> dict[str, str]:
+    "Module -> the notebook that exports it (its `#| default_exp`)."
+    import json, re
+    out = {}
+    for nb in sorted((root / "nbs").glob("*.ipynb")):
+        src = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"])
+        if m := re.search(r"#\|\s*default_exp\s+(\S+)", src): out[f"algobot.{m.group(1)}"] = nb.stem
+    return out
+
+
+def test_chapters_import_only_earlier_chapters():
+    "A chapter reads top to bottom: its module imports only modules of earlier notebooks (issue 20: 08a imported 18, 18 imported 99)."
+    chapter, graph = chapter_of(ROOT), import_graph(ROOT / "algobot")
+    later = sorted(f"{chapter[m]} ({m}) imports {chapter[t]} ({t})" for m, ts in graph.items() if m in chapter
+                   for t in ts if t in chapter and chapter[t] > chapter[m])
+    assert not later, "\n".join(later)
