@@ -20,7 +20,7 @@ __all__ = ['pipeline_notebooks', 'PipelineError', 'run_pipeline', 'main', 'study
 
 # %% ../nbs/99_pipeline.ipynb #6d6a5a8b
 def pipeline_notebooks(nbs_dir: str | Path | None = None,                 # None: <project>/nbs
-                       skip: Sequence[str] = ("00_config", "00b_browser", "99_pipeline"),  # numbered notebooks the main job leaves out
+                       skip: Sequence[str] = ("00_config", "00a_layouts", "00b_browser", "99_pipeline"),  # numbered notebooks the main job leaves out
                       ) -> tuple[str, ...]:
     "The notebooks the main job runs: every `[0-9][0-9]*.ipynb` in `nbs_dir` by file name, without `skip`."
     nbs = Path(nbs_dir) if nbs_dir else find_project_root() / "nbs"
