@@ -503,6 +503,13 @@ def run_pipeline(notebooks: Sequence[str] | None = None,   # notebook names (def
     return runs
 
 # %% ../nbs/99_pipeline.ipynb #0164a69b
+def _check_task_globs(ap: argparse.ArgumentParser, data_dir: str | None, tasks: str | None) -> None:
+    "Stop the command (exit 2) when a `--tasks` glob matches no task of the data folder, naming the valid tasks."
+    if not tasks: return
+    from algobot.tasks import discover_tasks
+    try: discover_tasks(load_settings(historical_data_dir=data_dir).historical_data_dir, only=tasks)
+    except (ValueError, FileNotFoundError) as e: ap.error(str(e))
+
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-pipeline`."
     ap = argparse.ArgumentParser(prog="algobot-pipeline", description="Run AlgoBot's notebooks headless and write HTML reports.")
@@ -520,10 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.workers < 1: ap.error(f"--workers must be >= 1, got {a.workers}")
     try: params = parse_params(a.param)
     except ValueError as e: ap.error(str(e))
-    if a.tasks:   # a glob that matches no task stops here with the valid names, before any notebook runs
-        from algobot.tasks import discover_tasks
-        try: discover_tasks(load_settings(historical_data_dir=a.data_dir).historical_data_dir, only=a.tasks)
-        except (ValueError, FileNotFoundError) as e: ap.error(str(e))
+    _check_task_globs(ap, a.data_dir, a.tasks)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("papermill").setLevel(logging.WARNING)
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # nbconvert's "alternative text is missing" notes
@@ -552,10 +556,7 @@ def study_main(argv: Sequence[str] | None = None) -> int:
     if a.workers is not None and a.workers < 1: ap.error("--workers must be >= 1")
     try: extra = parse_params(a.param)
     except ValueError as e: ap.error(str(e))
-    if a.tasks:   # a glob that matches no task stops here with the valid names
-        from algobot.tasks import discover_tasks
-        try: discover_tasks(load_settings(historical_data_dir=a.data_dir).historical_data_dir, only=a.tasks)
-        except (ValueError, FileNotFoundError) as e: ap.error(str(e))
+    _check_task_globs(ap, a.data_dir, a.tasks)
     params = {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "seeds": a.seeds, **extra}
     cfg = load_settings()
     reports = Path(a.reports_dir) if a.reports_dir else cfg.reports_dir / ("full" if a.full else "study")
