@@ -12,6 +12,7 @@ from typing import Any, Iterator, Sequence
 import gymnasium as gym
 import numpy as np
 import psutil
+from filelock import FileLock
 import torch
 import tree   # dm-tree, an RLlib dependency: nested dicts of tensors
 from gymnasium import spaces
@@ -97,16 +98,19 @@ def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6
         # workers started ahead (one per CPU, ~100 MB each): with 0 env runners, the default here, none is ever used.
         # Workers at normal priority: Ray starts them at nice 15, so beside any busy process (three CPU burners on 2
         # cores) an env runner got almost no CPU and building a one-runner PPO took 227 s instead of 36 s
-        for attempt in (1, 2):
-            try:
-                ray.init(address="local", num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
-                         log_to_driver=True, _system_config={"prestart_worker_first_driver": False,
-                                                                       "worker_niceness": 0})
-                break
-            except Exception as e:   # Ray waits a fixed 30 s for its raylet to register: an overloaded machine can miss it
-                if attempt == 2 or "timed out during startup" not in str(e): raise
-                log.warning("Ray did not start in time (%s); trying once more", e)
-                ray.shutdown()
+        # Ray waits a fixed 30 s for its raylet to register. Start-ups on one machine take turns (a file lock): on 2 cores
+        # with 4 busy processes one start took 14 s, three at once 26 s each (measured), and CI once missed the 30 s twice
+        with FileLock(Path(tempfile.gettempdir()) / "algobot-ray-start.lock"):
+            for attempt in (1, 2, 3):
+                try:
+                    ray.init(address="local", num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
+                             log_to_driver=True, _system_config={"prestart_worker_first_driver": False,
+                                                                           "worker_niceness": 0})
+                    break
+                except Exception as e:
+                    if attempt == 3 or "timed out during startup" not in str(e): raise
+                    log.warning("Ray did not start in time (%s); trying again", e)
+                    ray.shutdown()
         return ray.cluster_resources()
     try: ray.init(address=address, log_to_driver=True)
     except ConnectionError as e:
