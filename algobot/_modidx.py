@@ -955,6 +955,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'algobot.tasks.TradingTask.df': ('tasks.html#tradingtask.df', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.feed': ('tasks.html#tradingtask.feed', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.fold': ('tasks.html#tradingtask.fold', 'algobot/tasks.py'),
+                               'algobot.tasks.TradingTask.folds_problem': ('tasks.html#tradingtask.folds_problem', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.from_settings': ('tasks.html#tradingtask.from_settings', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.from_spec': ('tasks.html#tradingtask.from_spec', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.make_env': ('tasks.html#tradingtask.make_env', 'algobot/tasks.py'),

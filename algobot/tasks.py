@@ -357,3 +357,11 @@ def fold(self: TradingTask, k: int,            # which fold, 0 = the earliest
         raise ValueError(f"{base.name}: fold {k}'s train period {train} ends before the features are defined "
                          f"(bar {base.feed.first_valid}: window + indicator warm-up)")
     return FoldTask(base, k, folds[k])
+
+@patch
+def folds_problem(self: TradingTask, n_folds: int = 4, val_frac: float = 0.1, test_frac: float = 0.1, embargo: int = 0,
+                  train_bars: int | None = None) -> str | None:
+    "Why this task cannot be cut into these folds (too few bars, or fold 0 trains inside the features' warm-up); None if it can."
+    try: self.fold(0, n_folds, val_frac, test_frac, embargo, train_bars)   # fold 0 has the fewest training bars
+    except ValueError as e: return str(e)
+    return None

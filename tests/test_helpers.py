@@ -92,7 +92,8 @@ def test_no_browser_stops_before_the_tests_naming_the_command(capsys):
 
 def test_install_commands():
     apt, playwright = bootstrap.browser_installs(root=True, apt=True)
-    assert apt[-1].startswith("apt-get update") and "apt-get install -y -qq chromium" in apt[-1]
+    assert apt[-1].startswith("apt-get -o DPkg::Lock::Timeout=600 update") and "install -y -qq chromium" in apt[-1]
+    assert apt[-1].count("DPkg::Lock::Timeout=600") == 2   # both apt-get calls wait for a held dpkg lock
     assert playwright == (bootstrap.PY, "-m", "playwright", "install", "chromium")
     assert bootstrap.browser_installs(root=False, apt=True) == [playwright]   # no apt-get without root
     assert bootstrap.browser_installs(root=True, apt=False) == [playwright]

@@ -108,7 +108,9 @@ def browser_installs(root: bool | None = None,   # running as root; None: ask th
     apt = shutil.which("apt-get") is not None if apt is None else apt
     installs: list[tuple[str | Path, ...]] = [(PY, "-m", "playwright", "install", "chromium")]
     if root and apt:
-        installs.insert(0, ("sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"))
+        # a fresh machine's unattended upgrades (or another apt) may hold the dpkg lock: wait for it, up to 10 minutes
+        lock = "-o DPkg::Lock::Timeout=600"
+        installs.insert(0, ("sh", "-c", f"apt-get {lock} update -qq && DEBIAN_FRONTEND=noninteractive apt-get {lock} install -y -qq chromium"))
     return installs
 
 
