@@ -236,6 +236,7 @@ async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict,
                          source=a.exchange or a.replay_url, symbol=a.symbol, timeframe=a.timeframe)
         print(f"algobot-trade: {mode} trading {a.symbol if a.exchange else a.replay_url} {a.timeframe}"
               f"{' (resumed)' if trader.resumed else ''}; SIGINT/SIGTERM stop", flush=True)
+        first_bars = trader.bars
         try:
             if feed_src: await run_exchange(trader, feed_src, stop, broker if isinstance(broker, CcxtBroker) else None,
                                             a.max_bars)
@@ -245,6 +246,9 @@ async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict,
                 if not task.done(): task.cancel()
         except asyncio.CancelledError:                           # a stop that could not wait (see `_run`)
             trader.log.write("service_cancelled", bars=trader.bars)
+        except ValueError as e:                                  # the first reconcile's checks (journal, balances)
+            if trader.bars > first_bars: raise                   # are start-up; once a bar is traded, a crash
+            raise ServiceError(_one_line(e)) from e              # keeps its traceback
         finally:
             trader.log.write("service_stop", bars=trader.bars, position=trader.broker.position,
                              equity=trader.account.equity)
