@@ -2,6 +2,8 @@
 ccxt with a CcxtBroker: data, gate, orders, reconcile. It is killed (SIGKILL) while an order's answer is held — the
 crash between sending an order and its acknowledgement — restarted (no duplicate order, positions agree with the
 exchange), stopped with SIGTERM (clean exit, state flushed) and restarted again (resumes with position and PnL).
+SIGTERM during a start-up stuck in 429 back-offs ends it at once; a state file of another market is refused in one
+line, before the model loads.
 
 Waits poll the fake exchange's own counters and the files; their timeouts only guard against hanging."""
 import json, signal, subprocess, sys
@@ -132,3 +134,50 @@ def test_real_orders_need_confirmation(checkpoint, tmp_path):
                         str(checkpoint[1]), "--state", str(tmp_path / "s.json"), "--log", str(tmp_path / "l.jsonl")],
                        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "--confirm-real-orders" in r.stderr
+
+
+def test_sigterm_during_startup_backoff(checkpoint, tmp_path):
+    "Every klines request answered 429: the warm-up fetch backs off (1, 2, 4, ... s; 255 s in all). SIGTERM while it"
+    " waits ends the process at once: exit 0, the 429s logged, no traceback, no state written."
+    df, ckpt = checkpoint
+    fake = FakeBinance(df, history=HISTORY, speed=0, faults=ExchangeFaults(klines_429=list(range(1, 100)))).start_in_thread()
+    try:
+        p = start(fake, ckpt, tmp_path)
+        wait_for(lambda: fake.requests.get("klines", 0) >= 2 or p.poll() is not None, "a retried klines request")
+        assert p.poll() is None, p.stdout.read()
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=60)   # a guard against a hang: without the fix the retries run for ~255 s
+        assert p.returncode == 0, out
+        assert "Traceback" not in out, out
+        assert "rate limited (DDoSProtection" in out and "backing off" in out, out       # each 429 logged, with its reason
+        assert "stopping now: SIGTERM during start-up" in out, out
+        assert "stopped by SIGTERM during start-up; nothing traded" in out, out
+        assert not (tmp_path / "state.json").exists()
+        assert fake.requests["klines"] < 9                     # it did not go on retrying to the end
+    finally:
+        if p.poll() is None: p.kill(); p.wait(60)
+        fake.stop_thread()
+
+
+def test_startup_problems_are_one_line(checkpoint, tmp_path):
+    "A state file bound to another market: refused before the model loads (here a corrupt model, which would be reported"
+    " first otherwise), in one line naming both markets and the fix, exit 2."
+    model = tmp_path / "broken"
+    model.with_suffix(".zip").write_bytes(b"not a zip"); model.with_suffix(".json").write_text('{"algo": "ppo"}')
+    state = {k: {} for k in ("broker", "gate", "account")} | {"day": None, "bars": 5, "orders": 1, "fills": 1,
+             "feed": {"timeframe": "1m"},
+             "binding": {"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1m", "mode": "paper"}}
+    (tmp_path / "s.json").write_text(json.dumps(state))
+    base = [sys.executable, "-m", "algobot.live.service", "--exchange", "binance", "--timeframe", "1m",
+            "--model", str(model), "--state", str(tmp_path / "s.json"), "--log", str(tmp_path / "l.jsonl")]
+    def run(*extra):
+        return subprocess.run([*base, *extra], env=subprocess_env(PAPER_TRADING="true"), cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+    r = run("--symbol", "ETH/USDT")
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("algobot-trade: ") and "Traceback" not in r.stderr, r.stderr
+    assert "belongs to binance BTC/USDT 1m (paper), not binance ETH/USDT 1m (paper)" in r.stderr, r.stderr
+    assert "pass another state file (--state)" in r.stderr, r.stderr
+    (tmp_path / "s.json").write_text("")                       # an empty state: the same kind of answer
+    r = run("--symbol", "BTC/USDT")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "is empty" in r.stderr, r.stderr

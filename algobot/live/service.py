@@ -4,18 +4,20 @@
 
 # %% ../../nbs/17d_live_service.ipynb #846ce70c
 from __future__ import annotations
-import argparse, asyncio, builtins, json, logging, os, signal, sys, time
+import argparse, asyncio, builtins, difflib, json, logging, os, re, signal, sys, time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import urlparse
 
 from ..config import Settings, load_settings
-from ..data import read_ohlcv
+from ..data import TIMEFRAMES, read_ohlcv
 from .broker import CcxtBroker
 from .market import ExchangeFeed, fetch_closed_ohlcv, make_exchange
 from .feed import LiveFeed, is_loopback
 from .orders import PaperBroker, RiskGate, RiskLimits
 from .trader import LiveTrader, run_live
+
+_log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['run_exchange', 'main']
@@ -40,9 +42,13 @@ async def run_exchange(trader: LiveTrader, feed: ExchangeFeed, stop: asyncio.Eve
         report = await broker.reconcile(price)
         trader.account.position = broker.position
         trader.log.write("reconcile", **report)
+    def on_event(name, info):
+        trader.on_feed_event(name, info)
+        if name == "disconnected": _log.warning("market data disconnected (%s): reconnecting after a back-off", info.get("error"))
+        elif name == "giving up": _log.error("market data: giving up after %s failed reconnects", info.get("failures"))
     dog = asyncio.create_task(trader.watch_stale(stop, stale_check))
     settled = {} if broker is None else {"busy": lambda: broker.busy, "settle": broker.settle}  # no bar on an unknown position
-    try: await feed.run(on_bar, stop, trader.feed.last_ts, on_update, trader.on_feed_event, on_sync, **settled)
+    try: await feed.run(on_bar, stop, trader.feed.last_ts, on_update, on_event, on_sync, **settled)
     finally:
         stop.set(); await dog
         if broker is not None: await broker.settle()
@@ -52,15 +58,22 @@ class ServiceError(RuntimeError):
     "A refusal to start (mode, credentials, arguments), with the reason."
 
 def trading_mode(cfg: Settings, exchange: str | None, sandbox: bool, exchange_url: str | None, confirm: bool,
-                 env: dict | None = None) -> str:
+                 env: dict | None = None,
+                 exchange_ws: str | None = None) -> str:   # market data's websocket: the REST URL's rules
     "`paper`, `sandbox`, `loopback` or `real`, or `ServiceError` when real orders are not asked for explicitly."
     env = os.environ if env is None else env
     if cfg.paper_trading: return "paper"
     if not exchange: raise ServiceError("PAPER_TRADING is false: orders need --exchange (a replay feed trades on paper only)")
     if not (env.get("ALGOBOT_API_KEY") and env.get("ALGOBOT_API_SECRET")):
         raise ServiceError("PAPER_TRADING is false: set ALGOBOT_API_KEY and ALGOBOT_API_SECRET in the environment")
-    if is_loopback(urlparse(exchange_url or "").hostname or ""): return "loopback"
-    if exchange_url: raise ServiceError(f"--exchange-url must be a loopback address, not {exchange_url!r}")
+    for flag, url in (("--exchange-url", exchange_url), ("--exchange-ws", exchange_ws)):
+        if url and not is_loopback(urlparse(url).hostname or ""):
+            raise ServiceError(f"{flag} must be a loopback address, not {url!r}: orders go to the exchange itself, "
+                               "decided on its own prices (drop the flag, or point it at a fake on 127.0.0.1)")
+    if exchange_ws and not exchange_url:
+        raise ServiceError("--exchange-ws needs a loopback --exchange-url: orders on a real exchange are decided on "
+                           "its own prices (drop --exchange-ws)")
+    if exchange_url: return "loopback"
     if sandbox: return "sandbox"
     if not confirm:
         raise ServiceError("PAPER_TRADING is false and --sandbox is not set: real orders need --confirm-real-orders")
@@ -69,14 +82,15 @@ def trading_mode(cfg: Settings, exchange: str | None, sandbox: bool, exchange_ur
 # %% ../../nbs/17d_live_service.ipynb #7ef05727
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="algobot-trade", description="Run the risk-gated live trader until stopped "
-                                 "(SIGINT/SIGTERM save the state and exit; a restart resumes).")
+                                 "(SIGINT/SIGTERM save the state and exit; a restart resumes). Start-up problems: one "
+                                 "line on stderr, exit 2; a stop during start-up: exit 0, nothing traded.")
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--replay-url", help="a loopback replay feed (algobot-replay): paper trading only")
     src.add_argument("--exchange", help="a ccxt exchange id, e.g. binance")
     ap.add_argument("--symbol", default="BTC/USDT", help="market (ccxt symbol)")
     ap.add_argument("--timeframe", default="1h", help="bar length: 1m 5m 15m 30m 1h 4h 1d 1w")
     ap.add_argument("--model", required=True, help="SB3 checkpoint saved by algobot.train.save_model (.zip + .json)")
-    ap.add_argument("--state", required=True, help="state file (rewritten as it trades; resumed from)")
+    ap.add_argument("--state", required=True, help="state file (rewritten as it trades; resumed from; one per exchange, symbol, timeframe and mode)")
     ap.add_argument("--log", required=True, help="JSONL event log (appended)")
     ap.add_argument("--journal", help="order journal (default: the state file's name + .orders.jsonl)")
     ap.add_argument("--warmup", type=int, default=300, help="closed bars fetched to warm the features up")
@@ -84,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--lot", type=float, default=0.001, help="base currency per lot (1 lot = the model's full position)")
     ap.add_argument("--sandbox", action="store_true", help="the exchange's testnet")
     ap.add_argument("--exchange-url", help="send every REST request to this loopback origin (a fake exchange)")
-    ap.add_argument("--exchange-ws", help="websocket URL for market data with --exchange-url")
+    ap.add_argument("--exchange-ws", help="websocket URL for market data (a fake's; with PAPER_TRADING=false: loopback, beside a loopback --exchange-url)")
     ap.add_argument("--confirm-real-orders", action="store_true", help="required for real orders (PAPER_TRADING=false)")
     ap.add_argument("--settings", help="settings.ini to read (default: the project's)")
     ap.add_argument("--max-bars", type=int, help="stop after this many new bars (default: run until stopped)")
@@ -95,35 +109,134 @@ def _load_policy(path: str):
     from algobot.train import load_model
     return load_model(path)[0]
 
+# %% ../../nbs/17d_live_service.ipynb #5c1e7a20
+_STOP_GRACE_S = 10.0   # s a stop waits for the current bar and orders in flight before it cancels what is left
+
+def _one_line(e: BaseException) -> str: return " ".join(str(e).split()) or type(e).__name__
+
+def _binding(a: argparse.Namespace, mode: str) -> dict:
+    "What the state file is for: exchange, symbol, timeframe and account mode (a replay feed has no symbol)."
+    return {"exchange": a.exchange or "replay", "symbol": a.symbol if a.exchange else None, "timeframe": a.timeframe,
+            "mode": mode}
+
+def _journal_path(a: argparse.Namespace) -> str: return a.journal or a.state + ".orders.jsonl"
+
+def _url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    "Why `url` cannot be used (None: it can)."
+    u = urlparse(url)
+    try: u.port
+    except ValueError: return "has a bad port"
+    return None if u.scheme in schemes and u.hostname else f"is not a {' or '.join(schemes)} URL with a host"
+
+def _check_start(a: argparse.Namespace, binding: dict) -> tuple[dict | None, Any]:
+    "Everything checkable before the model loads (seconds): the saved state and the warm-up frame, or `ServiceError` with the fix."
+    def fail(msg: str): raise ServiceError(msg)
+    if a.timeframe not in TIMEFRAMES: fail(f"--timeframe {a.timeframe!r} is not one of {' '.join(TIMEFRAMES)}")
+    if a.exchange and not re.fullmatch(r"[^/\s]+/[^/\s]+", a.symbol):
+        fail(f"--symbol {a.symbol!r} is not a ccxt symbol: BASE/QUOTE, e.g. BTC/USDT")
+    for flag, url, schemes in (("--exchange-url", a.exchange_url, ("http", "https")),
+                               ("--exchange-ws", a.exchange_ws, ("ws", "wss")), ("--replay-url", a.replay_url, ("ws", "wss"))):
+        if url and (why := _url_problem(url, schemes)): fail(f"{flag} {url!r} {why}")
+    if (a.exchange_url or a.exchange_ws) and not a.exchange: fail("--exchange-url and --exchange-ws go with --exchange")
+    if a.warmup < 1: fail(f"--warmup must be at least 1 bar, not {a.warmup}")
+    if a.max_bars is not None and a.max_bars < 1: fail(f"--max-bars must be at least 1, not {a.max_bars}")
+    if not a.lot > 0: fail(f"--lot must be > 0 (base currency per lot), not {a.lot}")
+    zip_ = Path(a.model).with_suffix(".zip")
+    for f in (zip_, zip_.with_suffix(".json")):
+        if not f.is_file(): fail(f"--model: no file {f} (a checkpoint saved by algobot.train.save_model is "
+                                 f"{zip_.name} + {zip_.with_suffix('.json').name})")
+        if not os.access(f, os.R_OK): fail(f"--model: {f} is not readable: fix its permissions")
+    for flag, path in (("--state", a.state), ("--log", a.log), ("--journal", _journal_path(a) if binding["mode"] != "paper" else None)):
+        if path is None: continue
+        if Path(path).is_dir(): fail(f"{flag} {path} is a folder: name a file")
+        try: Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e: fail(f"{flag} {path}: cannot create its folder ({e.strerror})")
+        if not os.access(Path(path).parent, os.W_OK): fail(f"{flag} {path}: its folder is not writable")
+    try: open(a.log, "a").close()
+    except OSError as e: fail(f"--log {a.log}: cannot append to it ({e.strerror})")
+    history = None
+    if a.history and not a.exchange:
+        try: history = read_ohlcv(a.history).iloc[-a.warmup:]
+        except (OSError, ValueError) as e: fail(f"--history {a.history}: {_one_line(e)}")
+    try: return LiveTrader.read_state(a.state, binding), history
+    except ValueError as e: fail(_one_line(e))
+
+def _startup_problem(e: BaseException, a: argparse.Namespace) -> str:
+    "An exception raised while starting, as the line the operator reads (what, and the fix)."
+    import ccxt
+    what = f"{type(e).__name__}: {_one_line(e)}"[:300]
+    if isinstance(e, ccxt.AuthenticationError): return f"{a.exchange} refused the API keys ({what}): check ALGOBOT_API_KEY and ALGOBOT_API_SECRET"
+    if isinstance(e, ccxt.NetworkError):
+        return (f"{a.exchange} did not answer as needed at start-up ({what}): check the network"
+                f"{' and --exchange-url' if a.exchange_url else ''}, then start again")
+    if isinstance(e, ccxt.BaseError): return f"{a.exchange}: {what}"
+    if isinstance(e, (KeyError, TypeError)):
+        return (f"the state file {a.state} does not fit this trader ({what}): move it aside to start afresh, or pass "
+                "another state file (--state)")
+    return _one_line(e)
+
+def _log_retries(ex) -> None:
+    "Log every klines request that fails on the network side, with its reason: the fetches back off and retry after it."
+    import ccxt
+    fetch = ex.fetch_ohlcv
+    async def fetch_ohlcv(*args, **kw):
+        try: return await fetch(*args, **kw)
+        except ccxt.NetworkError as e:
+            why = ("rate limited" if isinstance(e, ccxt.DDoSProtection) else "timed out" if isinstance(e, ccxt.RequestTimeout)
+                   else "exchange unavailable" if isinstance(e, ccxt.ExchangeNotAvailable) else "network error")
+            then = "; backing off before the next try" if why != "network error" else ""   # 17b's `_retrying`
+            _log.warning("%s klines %s: %s (%s: %s)%s", ex.id, " ".join(map(str, args[:2])), why, type(e).__name__,
+                         _one_line(e)[:200], then)
+            raise
+    ex.fetch_ohlcv = fetch_ohlcv
+
 # %% ../../nbs/17d_live_service.ipynb #efd704f7
-async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, stop: asyncio.Event) -> LiveTrader:
-    model = _load_policy(a.model)
-    state_path, saved = Path(a.state), None
-    if state_path.exists(): saved = json.loads(state_path.read_text())
+async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict, saved: dict | None, history,
+                 stop: asyncio.Event,                       # set: the current bar ends, orders settle, the state is saved
+                 on_trading: Callable[[LiveTrader], Any]) -> LiveTrader:   # called once start-up is over
+    "Start — every problem a `ServiceError`; a cancel stops it at any await — then trade until `stop` (or a cancel)."
+    import ccxt
     limits = RiskLimits.from_settings(cfg)
     ex = feed_src = broker = None
     try:
-        if a.exchange:
-            keys = {} if mode == "paper" else {"api_key": os.environ["ALGOBOT_API_KEY"],
-                                                "secret": os.environ["ALGOBOT_API_SECRET"]}
-            ex = make_exchange(a.exchange, sandbox=(mode == "sandbox"), base_url=a.exchange_url,
-                               ws_url=a.exchange_ws, **keys)
-            feed_src = ExchangeFeed(ex, a.symbol, a.timeframe)
-            await ex.load_markets()
-        if saved: feed = LiveFeed(a.timeframe, cfg.window, state=saved["feed"])
-        elif feed_src: feed = LiveFeed(a.timeframe, cfg.window, history=await feed_src.history(a.warmup))
-        elif a.history: feed = LiveFeed(a.timeframe, cfg.window, history=read_ohlcv(a.history).iloc[-a.warmup:])
-        else: feed = LiveFeed(a.timeframe, cfg.window)
-        if mode == "paper": broker = PaperBroker(cfg.commission, cfg.spread)
-        else:
-            broker = CcxtBroker(ex, a.symbol, a.lot, journal=a.journal or str(state_path) + ".orders.jsonl")
-        trader = LiveTrader(model, feed, broker=broker, gate=RiskGate(limits), log_path=a.log, state_path=state_path,
-                            verbose=a.verbose)
-        if isinstance(broker, CcxtBroker): broker.on_event = lambda name, info: trader.log.write(name, **info)
+        try:
+            if a.exchange:
+                keys = {} if mode == "paper" else {"api_key": os.environ["ALGOBOT_API_KEY"],
+                                                    "secret": os.environ["ALGOBOT_API_SECRET"]}
+                ex = make_exchange(a.exchange, sandbox=(mode == "sandbox"), base_url=a.exchange_url,
+                                   ws_url=a.exchange_ws, **keys)
+                _log_retries(ex)
+                feed_src = ExchangeFeed(ex, a.symbol, a.timeframe)
+                if mode != "paper": broker = CcxtBroker(ex, a.symbol, a.lot, journal=_journal_path(a))   # journal checks
+                await ex.load_markets()
+                if a.symbol not in ex.markets:
+                    near = difflib.get_close_matches(a.symbol, list(ex.markets), 3)
+                    raise ServiceError(f"{a.exchange} has no market {a.symbol!r}"
+                                       + (f": did you mean {', '.join(near)}?" if near else ": check --symbol"))
+            _log.info("loading the model %s", a.model)
+            model = await asyncio.to_thread(_load_policy, a.model)     # seconds: the loop keeps handling signals
+            if saved: feed = LiveFeed(a.timeframe, cfg.window, state=saved["feed"])
+            elif feed_src:
+                _log.info("fetching %d closed %s bars of %s to warm up", a.warmup, a.timeframe, a.symbol)
+                feed = LiveFeed(a.timeframe, cfg.window, history=await feed_src.history(a.warmup))
+            elif history is not None: feed = LiveFeed(a.timeframe, cfg.window, history=history)
+            else: feed = LiveFeed(a.timeframe, cfg.window)
+            if broker is None: broker = PaperBroker(cfg.commission, cfg.spread)
+            trader = LiveTrader(model, feed, broker=broker, gate=RiskGate(limits), log_path=a.log, state_path=a.state,
+                                verbose=a.verbose, binding=binding)
+        except (ValueError, OSError, KeyError, TypeError, ccxt.BaseError) as e:
+            raise ServiceError(_startup_problem(e, a)) from e
+        on_trading(trader)                                       # from here on a signal sets `stop`
+        if isinstance(broker, CcxtBroker):
+            def on_event(name, info):
+                trader.log.write(name, **info)
+                if name in ("order_retry", "order_unknown", "order_rejected"): _log.warning("%s: %s", name, info)
+            broker.on_event = on_event
         trader.log.write("service_start", mode=mode, resumed=trader.resumed, pid=os.getpid(),
                          source=a.exchange or a.replay_url, symbol=a.symbol, timeframe=a.timeframe)
         print(f"algobot-trade: {mode} trading {a.symbol if a.exchange else a.replay_url} {a.timeframe}"
               f"{' (resumed)' if trader.resumed else ''}; SIGINT/SIGTERM stop", flush=True)
+        first_bars = trader.bars
         try:
             if feed_src: await run_exchange(trader, feed_src, stop, broker if isinstance(broker, CcxtBroker) else None,
                                             a.max_bars)
@@ -131,6 +244,11 @@ async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, stop: asyncio.
                 task = asyncio.create_task(run_live(trader, a.replay_url, a.max_bars))
                 await asyncio.wait({task, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
                 if not task.done(): task.cancel()
+        except asyncio.CancelledError:                           # a stop that could not wait (see `_run`)
+            trader.log.write("service_cancelled", bars=trader.bars)
+        except ValueError as e:                                  # the first reconcile's checks (journal, balances)
+            if trader.bars > first_bars: raise                   # are start-up; once a bar is traded, a crash
+            raise ServiceError(_one_line(e)) from e              # keeps its traceback
         finally:
             trader.log.write("service_stop", bars=trader.bars, position=trader.broker.position,
                              equity=trader.account.equity)
@@ -139,26 +257,58 @@ async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, stop: asyncio.
     finally:
         if ex is not None: await ex.close()
 
+async def _run(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict, saved: dict | None,
+               history) -> tuple[LiveTrader | None, list[str]]:
+    "`_serve` with SIGINT/SIGTERM wired (see *Stopping*); the trader (None: stopped during start-up) and the signals."
+    stop, trading, signals = asyncio.Event(), {}, []
+    task, loop = asyncio.current_task(), asyncio.get_running_loop()
+    def cancel(why: str):
+        if not task.done(): _log.warning("stopping now: %s", why); task.cancel()
+    def on_signal(sig: signal.Signals):
+        signals.append(sig.name)
+        if not trading: cancel(f"{sig.name} during start-up")
+        elif len(signals) > 1: cancel(f"a second signal ({sig.name})")
+        else:
+            _log.info("%s: stopping after the current bar; the state is saved", sig.name)
+            stop.set()
+            loop.call_later(_STOP_GRACE_S, cancel, f"still busy {_STOP_GRACE_S:g} s after {sig.name} "
+                            "(a back-off or an order in flight)")
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try: loop.add_signal_handler(sig, on_signal, sig); installed.append(sig)
+        except (ValueError, RuntimeError): pass         # not the main thread (a notebook): no signals
+    try: await _serve(a, cfg, mode, binding, saved, history, stop, lambda t: trading.update(trader=t))
+    except asyncio.CancelledError:
+        if not signals: raise
+    finally:
+        for sig in installed: loop.remove_signal_handler(sig)
+    return trading.get("trader"), signals
+
 
 # %% ../../nbs/17d_live_service.ipynb #a55efd90
 def main(argv: Sequence[str] | None = None) -> int:
-    "Console script `algobot-trade`."
+    "Console script `algobot-trade`: 0 when stopped (or done), 2 when it cannot start (one line on stderr)."
     a = _parser().parse_args(argv)
     if not hasattr(builtins, "__IPYTHON__"):   # the command's log; called in a notebook, the notebook's logging stays its own
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    def refuse(e: BaseException) -> int:
+        print(f"algobot-trade: {_one_line(e)}", file=sys.stderr, flush=True); return 2
     try:
-        cfg = load_settings(a.settings)
-        mode = trading_mode(cfg, a.exchange, a.sandbox, a.exchange_url, a.confirm_real_orders)
-    except (ServiceError, ValueError) as e:
-        print(f"algobot-trade: {e}", file=sys.stderr); return 2
-    async def run():
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try: loop.add_signal_handler(sig, stop.set)
-            except (ValueError, RuntimeError): pass         # not the main thread (a notebook): no signals
-        return await _serve(a, cfg, mode, stop)
-    trader = asyncio.run(run())
+        try:
+            cfg = load_settings(a.settings)
+            mode = trading_mode(cfg, a.exchange, a.sandbox, a.exchange_url, a.confirm_real_orders,
+                                exchange_ws=a.exchange_ws)
+            binding = _binding(a, mode)
+            saved, history = _check_start(a, binding)        # before the model's seconds of loading
+        except (ServiceError, ValueError, OSError) as e: return refuse(e)   # ValueError, OSError: settings.ini
+        try: trader, signals = asyncio.run(_run(a, cfg, mode, binding, saved, history))
+        except ServiceError as e: return refuse(e)           # later errors, while trading, keep their traceback
+    except KeyboardInterrupt:                                 # SIGINT before the signal handlers are in place
+        print("algobot-trade: interrupted during start-up; nothing traded", file=sys.stderr, flush=True); return 0
+    if trader is None:
+        print(f"algobot-trade: stopped by {signals[0]} during start-up; nothing traded, the state file untouched",
+              flush=True)
+        return 0
     print(f"algobot-trade: stopped after {trader.bars} bars; position {trader.broker.position:+.4f}, "
           f"equity {trader.account.equity:.6f}; state in {a.state}", flush=True)
     return 0

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/17_live_trader.ipynb #7a3442ad
 from __future__ import annotations
-import asyncio, json, logging, threading, time
+import asyncio, glob, json, logging, re, threading, time
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -88,7 +88,8 @@ class LiveTrader:
                  status_every: float = 2.0,                           # seconds of `clock` between status events
                  verbose: bool = False,                               # print a status line at each status event
                  on_status: Callable[[LiveTrader], Any] | None = None,  # called at each status event, e.g. `LivePlot`
-                 clock: Callable[[], float] = time.monotonic):        # feed silence, status time (tests: ManualClock)
+                 clock: Callable[[], float] = time.monotonic,         # feed silence, status time (tests: ManualClock)
+                 binding: dict | None = None):                        # exchange, symbol, timeframe, mode: checked on resume
         self.model, self.feed, self.clock = model, feed, clock
         self.broker = broker or PaperBroker()
         self.gate = gate or RiskGate(RiskLimits(), clock=clock)
@@ -109,8 +110,10 @@ class LiveTrader:
         self.status_every, self.verbose, self.on_status = status_every, verbose, on_status
         self.last_message = self._last_status = clock()
         self.state_path = Path(state_path) if state_path else None
-        self.resumed = bool(self.state_path and self.state_path.exists())
-        if self.resumed: self._load_state(json.loads(self.state_path.read_text()))
+        saved = self.read_state(self.state_path, binding) if self.state_path else None
+        self.binding, self.resumed = binding or (saved or {}).get("binding"), saved is not None
+        if self.state_path: self._remove_stray_temps()
+        if saved: self._load_state(saved)
         self.writer = _StateWriter(self.state_path) if self.state_path else None
 
     @classmethod
@@ -136,7 +139,52 @@ def state_dict(self: LiveTrader) -> dict:
     "Everything a restarted trader needs: broker, gate, account, feed features and counters."
     return {"broker": self.broker.state_dict(), "gate": self.gate.state_dict(), "account": asdict(self.account),
             "day": self.day, "feed": self.feed.state_dict(), "bars": self.bars, "orders": self.orders,
-            "fills": self.fills, "halt_request": self.halt_request}
+            "fills": self.fills, "halt_request": self.halt_request, "binding": self.binding}
+
+_STATE_KEYS = ("broker", "gate", "account", "day", "feed", "bars", "orders", "fills")
+_BINDING_KEYS = ("exchange", "symbol", "timeframe", "mode")
+
+def _described(b: dict) -> str:
+    "A binding in words: `binance BTC/USDT 1h (real)`."
+    return " ".join(str(b.get(k)) for k in ("exchange", "symbol", "timeframe") if b.get(k) is not None) + f" ({b.get('mode')})"
+
+@patch(cls_method=True)
+def read_state(cls: LiveTrader, path: str | Path,       # the state file
+               binding: dict | None = None) -> dict | None:  # what it must have been written for; None: not checked
+    "The state saved at `path` (None: no file yet), checked before anything trades on it; else a `ValueError` naming the fix."
+    path, fix = Path(path), "move it aside to start afresh, or pass another state file (--state)"
+    try: text = path.read_text(encoding="utf-8")
+    except FileNotFoundError: return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"the state file {path} cannot be read ({getattr(e, 'strerror', None) or e}): {fix}") from None
+    if not text.strip(): raise ValueError(f"the state file {path} is empty (a write that never finished?): {fix}")
+    try: s = json.loads(text)
+    except ValueError as e: raise ValueError(f"the state file {path} is not valid JSON, truncated? ({e}): {fix}") from None
+    missing = [k for k in _STATE_KEYS if k not in s] if isinstance(s, dict) else list(_STATE_KEYS)
+    if missing or not isinstance(s["feed"], dict):
+        raise ValueError(f"the state file {path} is not a trader state (no {', '.join(missing) or 'feed'}): {fix}")
+    if not binding: return s
+    saved = s.get("binding") or {**binding, "timeframe": s["feed"].get("timeframe")}   # older files: the feed's timeframe
+    other = [k for k in _BINDING_KEYS if saved.get(k) != binding.get(k)]
+    if other:
+        raise ValueError(f"the state file {path} belongs to {_described(saved)}, not {_described(binding)} "
+                         f"(another {', '.join(other)}): its position and balances are that run's; pass another "
+                         f"state file (--state) for {_described(binding)}")
+    if not s.get("binding"): _log.warning("%s names no market (written before states were bound): taken as %s",
+                                          path, _described(binding))
+    return s
+
+@patch
+def _remove_stray_temps(self: LiveTrader) -> list[Path]:
+    "Delete the temporary files that killed atomic writes of this state file left (`atomic_path`: `.<name>.<8>.tmp<suffix>`)."
+    p = self.state_path
+    own = re.compile(rf"\.{re.escape(p.name)}\.[a-z0-9_]{{8}}\.tmp{re.escape(p.suffix)}")
+    stray = sorted(f for f in p.parent.glob(f".{glob.escape(p.name)}.*") if own.fullmatch(f.name))
+    for f in stray: f.unlink(missing_ok=True)
+    if stray:
+        _log.warning("removed %d temporary file(s) of interrupted state writes: %s", len(stray), [f.name for f in stray])
+        self.log.write("state_temp_removed", files=[f.name for f in stray])
+    return stray
 
 @patch
 def _load_state(self: LiveTrader, s: dict) -> None:
