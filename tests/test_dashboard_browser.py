@@ -219,7 +219,10 @@ def _ws_open(port: int, origin: str, cookie: str | None, session: str) -> int | 
         except HTTPClientError as e:
             return e.code
         try:
-            return json.loads(await ws.read_message())["msgtype"]
+            header = json.loads(await ws.read_message())
+            for _ in range(2):   # the rest of Bokeh's message: metadata, content
+                await ws.read_message()
+            return header["msgtype"]
         finally:
             ws.close()
     return asyncio.run(connect())

@@ -358,8 +358,9 @@ class _Forbidden(RequestHandler):
 def _guard(server, token: str | None, address: str, websocket_origin: list[str] | None) -> list[Rule]:
     "Keep only `_SERVED` routes and put `_refusal` in front of every route of a Bokeh `server`; the routes dropped."
     app = server._tornado
-    dropped = [r for r in app.wildcard_router.rules if r.target not in _SERVED]
-    app.wildcard_router.rules[:] = [r for r in app.wildcard_router.rules if r.target in _SERVED]
+    kept = lambda r: r.target in _SERVED or r.target is app.wildcard_router   # routes are in the latter, `add_handlers`'s in the former
+    dropped = [r for router in (app.default_router, app.wildcard_router) for r in router.rules if not kept(r)]
+    for router in (app.default_router, app.wildcard_router): router.rules[:] = [r for r in router.rules if kept(r)]
     loopback = is_loopback(address)
     hosts = tuple(dict.fromkeys([*_LOOPBACK_NAMES, address.lower().strip("[]")])) if loopback else None
     origins = (create_hosts_allowlist(websocket_origin, server.port) if websocket_origin
@@ -372,10 +373,6 @@ def _guard(server, token: str | None, address: str, websocket_origin: list[str] 
 def _dashboard_server(state_path, log_path, port, address, token, refresh_ms, stale_after, websocket_origin,
                       loop: IOLoop | None = None, **kw):
     "The dashboard's Bokeh server: bound, guarded (`_guard`; its dropped routes in `.dropped_routes`), not started."
-    check_bind(address, token)
-    if websocket_origin and any("*" in o for o in websocket_origin):
-        raise ValueError(f"websocket origins {websocket_origin} contain '*', which lets other sites' pages in: "
-                         "name the hosts the page is reached by (host:port)")
     def page():
         return Dashboard(TraderMonitor(state_path, log_path, stale_after), refresh_ms).start()
     if token: kw["auth_provider"] = TokenAuth(token)
@@ -396,6 +393,10 @@ def serve_dashboard(state_path: str | Path,              # the trader's state fi
                     ready: Callable[[int], None] | None = None,  # called with the bound port before serving
                     show: bool = False, **kw):
     "Serve the dashboard with Panel (blocks unless `threaded`)."
+    check_bind(address, token)
+    if websocket_origin and any("*" in o for o in websocket_origin):
+        raise ValueError(f"websocket origins {websocket_origin} contain '*', which lets other sites' pages in: "
+                         "name the hosts the page is reached by (host:port)")
     args = (state_path, log_path, port, address, token, refresh_ms, stale_after, websocket_origin)
     if not threaded:
         server = _dashboard_server(*args, show=show, **kw)
