@@ -318,9 +318,14 @@ class TokenAuth(AuthProvider):
 _SERVED = (DocHandler, WSHandler, StaticHandler, MultiRootStaticHandler, IcoHandler)   # the page, its websocket, JS/CSS, icon
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
+def _split(url: str):
+    "`urlsplit`, or None for what it cannot parse (a header is whatever the client sent: '[::1')."
+    try: return urlsplit(url)
+    except ValueError: return None
+
 def _hostname(netloc: str) -> str:
-    "'Example.org:5006' -> 'example.org', '[::1]:5006' -> '::1'."
-    return urlsplit("//" + netloc).hostname or ""
+    "'Example.org:5006' -> 'example.org', '[::1]:5006' -> '::1'; '' if unparseable."
+    return (u.hostname or "") if (u := _split("//" + netloc)) else ""
 
 def _refusal(request: HTTPServerRequest,
              token: bytes | None,            # None: no token asked for (a loopback bind)
@@ -332,15 +337,14 @@ def _refusal(request: HTTPServerRequest,
     if token is not None and not _carries_token(request, token): return "the token is missing or wrong"
     if request.headers.get("Upgrade", "").lower() == "websocket":
         origin = request.headers.get("Origin", "")
-        same = urlsplit(origin).netloc.lower() == request.host.lower()   # as tornado compares them
+        same = (u := _split(origin)) is not None and u.netloc.lower() == request.host.lower()   # as tornado compares them
         listed = (netloc := _origin_netloc(origin)) and check_allowlist(netloc, origins)
         if not (same or listed): return f"websocket from origin {origin!r} (served host {request.host!r})"
     return None
 
 def _origin_netloc(origin: str) -> str:
     "'https://Proxy.example' -> 'proxy.example:443': an Origin's host:port, the port implied by its scheme; '' if none."
-    o = urlsplit(origin)
-    try: port = o.port or (443 if o.scheme in ("https", "wss") else 80)
+    try: o = urlsplit(origin); port = o.port or (443 if o.scheme in ("https", "wss") else 80)
     except ValueError: return ""
     host = o.hostname or ""
     return "" if not host else f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
