@@ -340,6 +340,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                         'algobot.live.dashboard._refusal': ('live_dashboard.html#_refusal', 'algobot/live/dashboard.py'),
                                         'algobot.live.dashboard._rejections': ( 'live_dashboard.html#_rejections',
                                                                                 'algobot/live/dashboard.py'),
+                                        'algobot.live.dashboard._split': ('live_dashboard.html#_split', 'algobot/live/dashboard.py'),
                                         'algobot.live.dashboard._status': ('live_dashboard.html#_status', 'algobot/live/dashboard.py'),
                                         'algobot.live.dashboard._table': ('live_dashboard.html#_table', 'algobot/live/dashboard.py'),
                                         'algobot.live.dashboard.check_bind': ( 'live_dashboard.html#check_bind',
