@@ -8,18 +8,23 @@ it grows; and the halt button halting the trader on its next bar (its gate halte
 showing it). No console errors on the way. Every wait is a Playwright wait or a poll with a generous timeout that only
 guards against a hang — never a sleep that assumes a speed.
 
-Also: a non-loopback bind without a token is refused, and with a token a request lacking it gets 403.
+Also the security model (17e's "Serving it: who gets what"), against the real command: a non-loopback bind without a
+token is refused; with a token, a request lacking it gets 403 on every route class Panel and Bokeh register (page,
+websocket, static files, Panel's `/components/<module>/...` — which must import nothing — and the rest), the token
+opens the served ones and the others are 404; and on a non-loopback bind the websocket opens from the page's own
+origin only, whatever cookie a forged `Origin` comes with. Ports are chosen by the OS (`--port 0`; the command prints
+its link).
 
 Needs a Chromium (`algobot.browser.find_chromium`; `./run.sh test` installs one) and the `playwright` package (dev
 extras): without them these tests fail rather than skip.
 """
-import json, os, signal, subprocess, sys, urllib.error, urllib.request
+import asyncio, json, os, re, signal, subprocess, sys, urllib.error, urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import chromium_browser, free_port, subprocess_env, tail, wait_for
+from helpers import chromium_browser, subprocess_env, tail, wait_for
 from gymnasium import spaces
 
 from algobot.data import synthetic_ohlcv
@@ -34,11 +39,16 @@ WARMUP = 300
 
 
 def _get(url: str, headers: dict | None = None) -> int:
+    return _fetch(url, headers)[0]
+
+
+def _fetch(url: str, headers: dict | None = None) -> tuple[int, str]:
+    "Status and body of a GET."
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as r:
-            return r.status
+            return r.status, r.read().decode(errors="replace")
     except urllib.error.HTTPError as e:
-        return e.code
+        return e.code, e.read().decode(errors="replace")
 
 
 def _dashboard_cmd(*args: str) -> list[str]:
@@ -46,7 +56,8 @@ def _dashboard_cmd(*args: str) -> list[str]:
 
 
 def _env(**extra) -> dict:
-    return subprocess_env(drop=("ALGOBOT_DASHBOARD_TOKEN",), **extra)
+    # unbuffered: whatever the server prints (the Zen of Python, if a request imported `this`) is in its log at once
+    return subprocess_env(drop=("ALGOBOT_DASHBOARD_TOKEN",), PYTHONUNBUFFERED="1", **extra)
 
 
 class _Server:
@@ -56,6 +67,12 @@ class _Server:
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(_dashboard_cmd(*args), cwd=log.parent, env=env or _env(), stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
+
+    def port(self) -> int:
+        "The port of the link the dashboard printed (it was given --port 0: the OS chose it)."
+        printed = lambda: re.search(r" on http://[^/]+:(\d+)/", self.log.read_text())
+        wait_for(printed, "the dashboard's link", START_TIMEOUT, self.proc, self.log)
+        return int(printed().group(1))
 
     def wait_up(self, url: str) -> None:
         wait_for(lambda: _get(url) == 200, f"the dashboard answering at {url}", START_TIMEOUT, self.proc, self.log)
@@ -112,12 +129,11 @@ def test_dashboard_follows_and_halts_a_trader(browser, tmp_path):
     from playwright.sync_api import expect
     expect.set_options(timeout=STEP_TIMEOUT)
     driver = Driver(tmp_path)
-    port = free_port()
-    server = _Server(["--state", str(driver.state), "--log", str(driver.log), "--port", str(port), "--refresh", "0.2"],
+    server = _Server(["--state", str(driver.state), "--log", str(driver.log), "--port", "0", "--refresh", "0.2"],
                      tmp_path / "dashboard.log")
     page, errors = None, []
     try:
-        url = f"http://127.0.0.1:{port}/"
+        url = f"http://127.0.0.1:{server.port()}/"
         server.wait_up(url)
         page = browser.new_page(viewport={"width": 1300, "height": 1000})
         page.set_default_timeout(STEP_TIMEOUT)
@@ -175,24 +191,78 @@ def test_dashboard_follows_and_halts_a_trader(browser, tmp_path):
 
 
 def test_non_loopback_needs_a_token(tmp_path):
-    r = subprocess.run(_dashboard_cmd("--address", "0.0.0.0", "--port", str(free_port()), "--state",
+    r = subprocess.run(_dashboard_cmd("--address", "0.0.0.0", "--port", "0", "--state",
                                       str(tmp_path / "state.json")),
                        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=START_TIMEOUT)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "refusing to serve on '0.0.0.0' without a token" in r.stderr, r.stderr
 
 
+# a sample path for each route class Panel 1.10 and Bokeh 3.10 register (17e's ROUTES lists them from the running
+# server's own route table), and some that newer Panels add or that do not exist
+SERVED = ["/", "/favicon.ico", "/static/js/bokeh.min.js", "/static/extensions/panel/panel.min.js"]
+NOT_SERVED = ["/components/this/Zen/__css__/zen.css", "/metadata", "/autoload.js", "/panel-preview/render",
+              "/session_info", "/liveness", "/admin", "/no/such/route"]
+ZEN = "Beautiful is better than ugly"   # what importing `this` prints
+
+
+def _ws_open(port: int, origin: str, cookie: str | None, session: str) -> int | str:
+    "Open the page's websocket: Bokeh's first message type ('ACK') if accepted, else the HTTP status of the refusal."
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+    headers = {"Origin": origin, **({"Cookie": cookie} if cookie else {})}
+
+    async def connect():
+        try:
+            ws = await websocket_connect(HTTPRequest(f"ws://127.0.0.1:{port}/ws", headers=headers),
+                                         subprotocols=["bokeh", session])
+        except HTTPClientError as e:
+            return e.code
+        try:
+            header = json.loads(await ws.read_message())
+            for _ in range(2):   # the rest of Bokeh's message: metadata, content
+                await ws.read_message()
+            return header["msgtype"]
+        finally:
+            ws.close()
+    return asyncio.run(connect())
+
+
 def test_token_is_required_in_every_request(tmp_path):
-    token, port = "t0k3n-" + os.urandom(8).hex(), free_port()
-    server = _Server(["--address", "0.0.0.0", "--port", str(port), "--state", str(tmp_path / "state.json")],
+    token = "t0k3n-" + os.urandom(8).hex()
+    server = _Server(["--address", "0.0.0.0", "--port", "0", "--state", str(tmp_path / "state.json")],
                      tmp_path / "dashboard.log", env=_env(ALGOBOT_DASHBOARD_TOKEN=token))   # token from the environment
-    base = f"http://127.0.0.1:{port}"
     try:
+        port = server.port()
+        base = f"http://127.0.0.1:{port}"
         server.wait_up(f"{base}/?token={token}")
         assert _get(f"{base}/") == 403
         assert _get(f"{base}/?token=wrong") == 403
         assert _get(f"{base}/", {"Authorization": "Bearer wrong"}) == 403
         assert _get(f"{base}/", {"Authorization": f"Bearer {token}"}) == 200
         assert _get(f"{base}/", {"Cookie": f"algobot_dashboard_token={token}"}) == 200
+
+        # every route class: 403 without the token (the websocket's handshake too), nothing imported
+        ws = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": base}
+        assert {p: _get(base + p) for p in SERVED + NOT_SERVED} == {p: 403 for p in SERVED + NOT_SERVED}
+        assert _get(f"{base}/ws", ws) == 403
+        # with it: the served ones serve, the others are not there
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert {p: _get(base + p, bearer) for p in SERVED} == {p: 200 for p in SERVED}
+        assert {p: _get(base + p, bearer) for p in NOT_SERVED} == {p: 404 for p in NOT_SERVED}
+        assert ZEN not in server.log.read_text(), tail(server.log)            # /components/this/... imported nothing
+
+        # the websocket on a non-loopback bind: the page's own origin only, even with the cookie
+        cookie = f"algobot_dashboard_token={token}"
+        def session() -> str:   # a new page: its Bokeh session token
+            status, page = _fetch(f"{base}/", bearer)
+            assert status == 200
+            return re.search(r'"token":\s*"([^"]+)"', page).group(1)
+        assert _ws_open(port, base, cookie, session()) == "ACK"
+        refused = {o: _ws_open(port, o, cookie, session())
+                   for o in ("http://evil.example", f"http://evil.example:{port}", f"http://127.0.0.1:{port + 1}", "null")}
+        assert refused == dict.fromkeys(refused, 403), refused
+        assert _ws_open(port, base, None, session()) == 403                  # the right origin without the token
     finally:
         server.stop()

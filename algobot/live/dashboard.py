@@ -4,18 +4,29 @@
 
 # %% ../../nbs/17e_live_dashboard.ipynb #5f427e5e
 from __future__ import annotations
-import argparse, builtins, hmac, html, json, os, sys, time
+import argparse, builtins, hmac, html, json, os, sys, threading, time, uuid
 from collections import Counter, deque
+from functools import partial
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import pandas as pd
 import panel as pn
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 from bokeh.server.auth_provider import AuthProvider
+from bokeh.server.util import check_allowlist, create_hosts_allowlist
+from bokeh.server.views.ico_handler import IcoHandler
+from bokeh.server.views.multi_root_static_handler import MultiRootStaticHandler
+from bokeh.server.views.static_handler import StaticHandler
 from fastcore.basics import patch
-from tornado.web import HTTPError
+from panel.io.server import DocHandler, WSHandler, get_server
+from panel.io.threads import StoppableThread
+from tornado.httputil import HTTPServerRequest
+from tornado.ioloop import IOLoop
+from tornado.routing import Matcher, Rule
+from tornado.web import HTTPError, RequestHandler
 
 from ..data import timeframe_minutes
 from .feed import is_loopback
@@ -266,7 +277,7 @@ def _halt_note(s: dict) -> str:
     if not s["running"]: return '<div class="algobot-halt-note">No running trader to halt.</div>'
     return '<div class="algobot-halt-note">Stops new orders from the next bar on and cancels open ones.</div>'
 
-# %% ../../nbs/17e_live_dashboard.ipynb #3cdc2fb5
+# %% ../../nbs/17e_live_dashboard.ipynb #48565aa7
 def check_bind(address: str, token: str | None) -> None:
     "Refuse to serve beyond this machine without a token."
     if not token and not is_loopback(address):
@@ -275,25 +286,27 @@ def check_bind(address: str, token: str | None) -> None:
 
 TOKEN_COOKIE = "algobot_dashboard_token"   # the cookie that carries the token after `?token=`
 
+def _carries_token(request: HTTPServerRequest, token: bytes) -> bool:
+    "Whether a request carries the token: the cookie, `Authorization: Bearer` or `?token=` (constant-time compares)."
+    ok = lambda v: bool(v) and hmac.compare_digest(v.encode(errors="replace"), token)
+    cookie = request.cookies.get(TOKEN_COOKIE)
+    return (ok(cookie.value if cookie else None) or ok(request.headers.get("Authorization", "").removeprefix("Bearer "))
+            or any(ok(v.decode(errors="replace")) for v in request.query_arguments.get("token", [])))
+
 class TokenAuth(AuthProvider):
-    "Bokeh server auth: requests need the token (`?token=`, `Authorization: Bearer` or the cookie set then), else 403."
+    "Bokeh server auth for the page and its websocket: the token (see `_carries_token`) or 403; `?token=` sets the cookie."
     def __init__(self, token: str):
         if not token: raise ValueError("empty token")
         self.token = token.encode()
         super().__init__()
 
-    def _ok(self, value: str | None) -> bool:
-        return bool(value) and hmac.compare_digest(value.encode(), self.token)
-
     @property
     def get_user_async(self):
         async def get_user(handler):
-            auth = handler.request.headers.get("Authorization", "")
-            if self._ok(handler.get_cookie(TOKEN_COOKIE)) or self._ok(auth.removeprefix("Bearer ")): return "operator"
-            if self._ok(handler.get_query_argument("token", None)):
-                handler.set_cookie(TOKEN_COOKIE, self.token.decode(), httponly=True, samesite="Strict")   # for the websocket
-                return "operator"
-            return None
+            if not _carries_token(handler.request, self.token): return None
+            if handler.get_query_argument("token", None):   # the link: the page's own requests carry the cookie from now on
+                handler.set_cookie(TOKEN_COOKIE, self.token.decode(), httponly=True, samesite="Strict")
+            return "operator"
         return get_user
 
     @property
@@ -301,51 +314,142 @@ class TokenAuth(AuthProvider):
         def forbidden(handler): raise HTTPError(403, "the dashboard token is missing or wrong")
         return forbidden
 
-# %% ../../nbs/17e_live_dashboard.ipynb #601485fe
+# %% ../../nbs/17e_live_dashboard.ipynb #d7922737
+_SERVED = (DocHandler, WSHandler, StaticHandler, MultiRootStaticHandler, IcoHandler)   # the page, its websocket, JS/CSS, icon
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+def _split(url: str):
+    "`urlsplit`, or None for what it cannot parse (a header is whatever the client sent: '[::1')."
+    try: return urlsplit(url)
+    except ValueError: return None
+
+def _hostname(netloc: str) -> str:
+    "'Example.org:5006' -> 'example.org', '[::1]:5006' -> '::1'; '' if unparseable."
+    return (u.hostname or "") if (u := _split("//" + netloc)) else ""
+
+def _refusal(request: HTTPServerRequest,
+             token: bytes | None,            # None: no token asked for (a loopback bind)
+             hosts: tuple[str, ...] | None,  # the Host names accepted; None: any
+             origins: list[str]) -> str | None:   # websocket origins (host:port) accepted besides the Host itself
+    "Why the dashboard refuses a request before routing it, or None."
+    if hosts is not None and _hostname(request.host).lower() not in hosts:
+        return f"Host {request.host!r} is not a loopback name"
+    if token is not None and not _carries_token(request, token): return "the token is missing or wrong"
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        origin = request.headers.get("Origin", "")
+        same = (u := _split(origin)) is not None and u.netloc.lower() == request.host.lower()   # as tornado compares them
+        listed = (netloc := _origin_netloc(origin)) and check_allowlist(netloc, origins)
+        if not (same or listed): return f"websocket from origin {origin!r} (served host {request.host!r})"
+    return None
+
+def _origin_netloc(origin: str) -> str:
+    "'https://Proxy.example' -> 'proxy.example:443': an Origin's host:port, the port implied by its scheme; '' if none."
+    try: o = urlsplit(origin); port = o.port or (443 if o.scheme in ("https", "wss") else 80)
+    except ValueError: return ""
+    host = o.hostname or ""
+    return "" if not host else f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+class _Refused(Matcher):
+    "A tornado rule's matcher: the requests `why` finds a reason to refuse."
+    def __init__(self, why: Callable[[HTTPServerRequest], str | None]): self.why = why
+    def match(self, request): return {} if self.why(request) else None
+
+class _Forbidden(RequestHandler):
+    "403 with the reason in the server's log (tornado logs an HTTPError's message), not in the answer."
+    def initialize(self, why: Callable[[HTTPServerRequest], str | None]): self.why = why
+    def prepare(self): raise HTTPError(403, self.why(self.request) or "refused")
+
+def _guard(server, token: str | None, address: str, websocket_origin: list[str] | None) -> list[Rule]:
+    "Keep only `_SERVED` routes and put `_refusal` in front of every route of a Bokeh `server`; the routes dropped."
+    app = server._tornado
+    kept = lambda r: r.target in _SERVED or r.target is app.wildcard_router   # routes are in the latter, `add_handlers`'s in the former
+    dropped = [r for router in (app.default_router, app.wildcard_router) for r in router.rules if not kept(r)]
+    for router in (app.default_router, app.wildcard_router): router.rules[:] = [r for r in router.rules if kept(r)]
+    loopback = is_loopback(address)
+    hosts = tuple(dict.fromkeys([*_LOOPBACK_NAMES, address.lower().strip("[]")])) if loopback else None
+    origins = (create_hosts_allowlist(websocket_origin, server.port) if websocket_origin
+               else [f"{h}:{server.port}" for h in ("localhost", "127.0.0.1", "[::1]")] if loopback else [])
+    why = partial(_refusal, token=token.encode() if token else None, hosts=hosts, origins=origins)
+    app.default_router.rules.insert(0, Rule(_Refused(why), _Forbidden, {"why": why}))
+    return dropped
+
+# %% ../../nbs/17e_live_dashboard.ipynb #971786a4
+def _dashboard_server(state_path, log_path, port, address, token, refresh_ms, stale_after, websocket_origin,
+                      loop: IOLoop | None = None, **kw):
+    "The dashboard's Bokeh server: bound, guarded (`_guard`; its dropped routes in `.dropped_routes`), not started."
+    def page():
+        return Dashboard(TraderMonitor(state_path, log_path, stale_after), refresh_ms).start()
+    if token: kw["auth_provider"] = TokenAuth(token)
+    server = get_server({"/": page}, port=port, address=address, websocket_origin=websocket_origin, loop=loop,
+                        start=False, title="AlgoBot dashboard", **kw)
+    server.dropped_routes = _guard(server, token, address, websocket_origin)
+    return server
+
 def serve_dashboard(state_path: str | Path,              # the trader's state file
                     log_path: str | Path | None = None,  # its JSONL log
-                    port: int = 5006,                    # 0: a free port
+                    port: int = 5006,                    # 0: a port the OS chooses (the server's `.port`)
                     address: str = "127.0.0.1",          # interface to bind; beyond loopback a token is required
                     token: str | None = None,            # required in every request when given
                     refresh_ms: int = 1000,              # how often each page re-reads the files
                     stale_after: float | None = None,    # see `TraderMonitor`
-                    websocket_origin: list[str] | None = None,  # None: loopback as bokeh, else any (token-guarded)
-                    threaded: bool = False,              # True: serve from a background thread (returned; `.stop()`)
+                    websocket_origin: list[str] | None = None,  # host[:port] whose pages may open the websocket besides the served host
+                    threaded: bool = False,              # True: serve from a background thread (returned: `.server`, `.port`, `.stop()`)
+                    ready: Callable[[int], None] | None = None,  # called with the bound port before serving
                     show: bool = False, **kw):
     "Serve the dashboard with Panel (blocks unless `threaded`)."
     check_bind(address, token)
-    def page():
-        return Dashboard(TraderMonitor(state_path, log_path, stale_after), refresh_ms).start()
-    if token: kw["auth_provider"] = TokenAuth(token)
-    if websocket_origin is None and not is_loopback(address): websocket_origin = ["*"]
-    return pn.serve({"/": page}, port=port, address=address, websocket_origin=websocket_origin, threaded=threaded,
-                    show=show, title="AlgoBot dashboard", **kw)
+    if websocket_origin and any("*" in o for o in websocket_origin):
+        raise ValueError(f"websocket origins {websocket_origin} contain '*', which lets other sites' pages in: "
+                         "name the hosts the page is reached by (host:port)")
+    args = (state_path, log_path, port, address, token, refresh_ms, stale_after, websocket_origin)
+    if not threaded:
+        server = _dashboard_server(*args, show=show, **kw)
+        if ready: ready(server.port)
+        server.start(); server.io_loop.start()
+        return server
+    loop, built, box = IOLoop(make_current=False), threading.Event(), {}
+    def run(server_id):   # in the thread: Panel binds the thread's asyncio loop to `loop`
+        try: box["server"] = server = _dashboard_server(*args, loop=loop, server_id=server_id, show=show, **kw)
+        except BaseException as e: box["error"] = e; raise
+        finally: built.set()
+        server.start(); loop.start()
+        return server
+    thread = StoppableThread(target=run, io_loop=loop, kwargs={"server_id": uuid.uuid4().hex}, owns_loop=True, daemon=True)
+    thread.start(); built.wait()
+    if "error" in box: raise box["error"]
+    thread.server, thread.port = box["server"], box["server"].port
+    if ready: ready(thread.port)
+    return thread
 
-# %% ../../nbs/17e_live_dashboard.ipynb #c23f1dad
+# %% ../../nbs/17e_live_dashboard.ipynb #55e4cf81
 def main(argv: list[str] | None = None) -> int:
     "`algobot-dashboard`: serve the oversight page of a running trader."
     ap = argparse.ArgumentParser(prog="algobot-dashboard", description="Oversight page of a running AlgoBot trader.")
     ap.add_argument("--state", default="live/state.json", help="the trader's state file (default: %(default)s)")
     ap.add_argument("--log", default=None, help="the trader's JSONL log (default: live.jsonl beside the state file)")
-    ap.add_argument("--port", type=int, default=5006, help="port (default: %(default)s; 0: any free port)")
+    ap.add_argument("--port", type=int, default=5006, help="port (default: %(default)s; 0: one the OS chooses, printed)")
     ap.add_argument("--address", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     ap.add_argument("--token", default=None, help="token every request must carry (default: $ALGOBOT_DASHBOARD_TOKEN); "
                                                    "required for a non-loopback address")
     ap.add_argument("--refresh", type=float, default=1.0, help="seconds between reads of the files (%(default)s)")
     ap.add_argument("--stale-after", type=float, default=None, help="seconds without a new state: no trader running")
-    ap.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]")
+    ap.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]",
+                    help="a host whose pages may open the websocket besides the served host itself (repeatable; no '*')")
     ap.add_argument("--show", action="store_true", help="open a browser")
     a = ap.parse_args(argv)
     token = a.token or os.environ.get("ALGOBOT_DASHBOARD_TOKEN") or None
     try: check_bind(a.address, token)
     except ValueError as e: ap.error(str(e))
+    if a.allow_websocket_origin and any("*" in o for o in a.allow_websocket_origin):
+        ap.error("--allow-websocket-origin: '*' would let any site's page open the websocket; name the hosts")
     state = Path(a.state)
     log = Path(a.log) if a.log else state.with_name("live.jsonl")
     host = "127.0.0.1" if a.address in ("0.0.0.0", "::") else a.address
-    link = f"http://{host}:{a.port}/" + (f"?token={token}" if token else "")
-    print(f"algobot-dashboard: {state} and {log} on {link}", flush=True)
+    def ready(port: int) -> None:
+        link = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+        print(f"algobot-dashboard: {state} and {log} on {link}", flush=True)
     serve_dashboard(state, log, a.port, a.address, token, int(a.refresh * 1000), a.stale_after,
-                    a.allow_websocket_origin, show=a.show)
+                    a.allow_websocket_origin, ready=ready, show=a.show)
     return 0
 
 if __name__ == "__main__" and not hasattr(builtins, "__IPYTHON__"): sys.exit(main())
