@@ -116,10 +116,16 @@ def test_pipeline_kernels_are_encrypted_and_quiet(scratch_settings, tmp_path):
 
 
 def test_pipeline_runs_every_notebook_on_one_instrument(scratch_settings, tmp_path):
-    "A new user's folder with one instrument and nothing of the bundled sample: every notebook picks its tasks from it."
+    """A new user's folder with one instrument and nothing of the bundled sample: every notebook picks its tasks from it.
+    The instrument is a penny coin with a short history: real bars (GOOGL's last 530 days) rescaled to a median close of
+    $0.0004, so the derived weekly task has 110 bars, just above the 100-bar minimum. Sub-$1 prices broke 04_env's
+    bad-data test; a weekly series shorter than the features' warm-up plus a fold layout broke 06a_tune."""
+    from algobot.data import read_ohlcv
     data = tmp_path / "data"
     data.mkdir()
-    shutil.copy(ROOT / "historical_data" / "GOOGL_1d.csv", data / "MSFT_1d.csv")   # 2 tasks: MSFT_1d and the derived MSFT_1w
+    bars = read_ohlcv(ROOT / "historical_data" / "GOOGL_1d.csv").tail(530)
+    k = 0.0004 / bars.close.median()
+    bars.assign(**{c: bars[c] * k for c in ("open", "high", "low", "close")}).to_csv(data / "PENNY_1d.csv", index=False)
     reports = tmp_path / "reports"
     r = run_cli("--data-dir", str(data), "--reports-dir", str(reports), env=dict(os.environ), timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -129,10 +135,14 @@ def test_pipeline_runs_every_notebook_on_one_instrument(scratch_settings, tmp_pa
     assert [n["name"] for n in record["notebooks"]] == list(pipeline_notebooks(ROOT / "nbs"))
     assert [(n["name"], n["status"]) for n in record["notebooks"]] == [(n["name"], "ok") for n in record["notebooks"]]
     processed = scratch_settings / "processed_data"
-    assert sorted(p.name for p in processed.glob("*.csv")) == ["MSFT_1d.csv", "MSFT_1w.csv"]
-    assert (scratch_settings / "models" / "ppo_MSFT_1d.zip").exists()            # 06_train: the first task found
-    assert "held out: ['MSFT_1w']" in printed(reports / "07_rl2.ipynb")           # RL²: the last task is held out
-    assert "fine-tuning on ['MSFT_1d', 'MSFT_1w']" in printed(reports / "12_rlhf.ipynb")
+    assert sorted(p.name for p in processed.glob("*.csv")) == ["PENNY_1d.csv", "PENNY_1w.csv"]
+    assert (scratch_settings / "models" / "ppo_PENNY_1d.zip").exists()           # 06_train: the first task found
+    assert "held out: ['PENNY_1w']" in printed(reports / "07_rl2.ipynb")          # RL²: the last task is held out
+    assert "fine-tuning on ['PENNY_1d', 'PENNY_1w']" in printed(reports / "12_rlhf.ipynb")
+    for nb in ("06a_tune", "19_study"):   # too short for their folds: skipped with the reason, the other task used
+        out = printed(reports / f"{nb}.ipynb")
+        assert "skipping PENNY_1w: PENNY_1w: fold 0's train period" in out and "before the features are defined" in out, out
+    assert "trials on ['PENNY_1d']" in printed(reports / "06a_tune.ipynb")
 
 
 def test_pipeline_single_task_has_no_holdout(scratch_settings, tmp_path):
