@@ -324,12 +324,13 @@ class ExchangeFeed:
                     if watch not in done: watch.cancel(); break
                     candles = watch.result()
                     now_conn = tuple(id(c) for c in ex.clients.values())
-                    if conn is not None and now_conn != conn or not synced:   # ccxt reconnected on its own (or will)
+                    lost = not synced                     # a receive error dropped the connection's buffered rest
+                    if conn is not None and now_conn != conn or lost:   # ccxt reconnected on its own (or will)
                         self.reconnects += 1
                         ev("reconnected", {})
                         synced = False                    # queue what arrives meanwhile
                         if on_sync: await on_sync()
-                        await catch_up()                  # what the old connection did not deliver
+                        if lost: await catch_up()         # before the new connection's candles (see `CandleCloser`)
                         synced = True
                     conn = now_conn
                     if failures: ev("connected", {"after_failures": failures})
