@@ -132,12 +132,12 @@ async def _retrying(call: Callable[[], Awaitable], max_retries: int = 8, backoff
                     budget: float | None = None,               # seconds: no retry that could end later than this
                     attempt_s: float = 0.0,                    # the longest one call can take (the request timeout)
                     clock: Callable[[], float] = time.monotonic):
-    "`await call()`, backing off exponentially on rate limits (HTTP 429/418) and network errors (ccxt `NetworkError`)."
+    "`await call()`, backing off exponentially on rate limits (HTTP 429/418), timeouts and an unavailable exchange."
     import ccxt
     t0 = clock()
     for attempt in range(max_retries + 1):
         try: return await call()
-        except ccxt.NetworkError as e:
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded, ccxt.RequestTimeout, ccxt.ExchangeNotAvailable) as e:
             delay, spent = backoff * 2 ** attempt, clock() - t0
             over = budget is not None and spent + delay + attempt_s > budget
             if attempt == max_retries or over:
