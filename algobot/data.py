@@ -20,6 +20,16 @@ __all__ = ['TIMEFRAMES', 'validate_ohlcv', 'read_ohlcv', 'resample_ohlcv', 'synt
 # %% ../nbs/01_data.ipynb #9176f76c
 _PRICE_COLUMNS = ["open", "high", "low", "close"]
 
+def _value_rules(o, h, l, c, v) -> list[tuple[np.ndarray, str]]:
+    "The rules a bar's numbers obey, over arrays of bars: (which bars break it, what it says), in the order checked."
+    cols = dict(zip(OHLCV_COLUMNS[1:], (o, h, l, c, v)))
+    return ([(np.isnan(x), f"missing value (NaN) in {k!r}") for k, x in cols.items()] +
+            [(np.isinf(x), f"infinite value in {k!r}") for k, x in cols.items()] +
+            [((np.c_[o, h, l, c] <= 0).any(axis=1), "non-positive price"),
+             (h < l, "high < low"),
+             ((o > h) | (o < l) | (c > h) | (c < l), "open or close outside [low, high]"),
+             (v < 0, "negative volume")])
+
 def validate_ohlcv(df: pd.DataFrame,          # frame with the OHLCV columns
                    source: str = "<frame>",   # name used in error messages (file name)
                    first_line: int = 2,       # line number of row 0 (2 for a CSV with a header)
@@ -38,17 +48,24 @@ def validate_ohlcv(df: pd.DataFrame,          # frame with the OHLCV columns
         num = pd.to_numeric(out[c], errors="coerce")
         fail(num.isna().to_numpy(), what=f"non-numeric value in {c!r}")
         out[c] = num.astype("float64")
-    for c in OHLCV_COLUMNS[1:]:
-        fail(~np.isfinite(out[c].to_numpy()), what=f"infinite value in {c!r}")
+    for bad, what in _value_rules(*(out[k].to_numpy() for k in OHLCV_COLUMNS[1:])): fail(bad, what=what)
     t = out["timestamp"].to_numpy()
     fail(np.r_[False, t[1:] == t[:-1]], what="duplicate timestamp")
     fail(np.r_[False, t[1:] < t[:-1]], what="timestamps not sorted ascending")
-    o, h, l, c, v = (out[k].to_numpy() for k in OHLCV_COLUMNS[1:])
-    fail((out[_PRICE_COLUMNS].to_numpy() <= 0).any(axis=1), what="non-positive price")
-    fail(h < l, what="high < low")
-    fail((o > h) | (o < l) | (c > h) | (c < l), what="open or close outside [low, high]")
-    fail(v < 0, what="negative volume")
     return out.reset_index(drop=True)
+
+# %% ../nbs/01_data.ipynb #9b587314
+def bar_problem(open, high, low, close, volume=0.0) -> str | None:
+    "Why one bar breaks `validate_ohlcv`'s rules (the same message), or None: the check of every live bar."
+    vals = []
+    for k, x in zip(OHLCV_COLUMNS[1:], (open, high, low, close, volume)):
+        if x is None: return f"missing value (NaN) in {k!r}"
+        if isinstance(x, (bool, np.bool_)): return f"non-numeric value in {k!r}"
+        try: vals.append(float(x))
+        except (TypeError, ValueError, OverflowError): return f"non-numeric value in {k!r}"
+    for bad, what in _value_rules(*np.array(vals)[:, None]):
+        if bad[0]: return what
+    return None
 
 # %% ../nbs/01_data.ipynb #ad667a05
 DATA_SUFFIXES = (".csv", ".parquet")

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pandas as pd
 
-from ..data import read_ohlcv, timeframe_minutes
+from ..data import bar_problem, read_ohlcv, timeframe_minutes
 from ..env import DEFAULT_INDICATORS, FeatureRows
 from .features import IncrementalFeatures
 
@@ -70,6 +70,13 @@ def _num(m: dict, k: str, positive: bool = False, default=None) -> float:
     if not positive and v < 0: raise MessageError(f"field {k!r} must be >= 0, got {v}")
     return v
 
+def _field(m: dict, k: str, default=None):
+    "A bar's field as sent: present and a JSON number (its value is `bar_problem`'s to judge)."
+    v = m.get(k, default)
+    if v is None: raise MessageError(f"missing field {k!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, float)): raise MessageError(f"field {k!r} is not a number: {v!r}")
+    return v
+
 def parse_message(text: str | bytes) -> Bar | Tick | str:
     "A `Bar`, a `Tick`, or the type name of a control message (`heartbeat`, `end`); `MessageError` if malformed."
     try: m = json.loads(text)
@@ -77,12 +84,10 @@ def parse_message(text: str | bytes) -> Bar | Tick | str:
     if not isinstance(m, dict): raise MessageError("message is not a JSON object")
     kind = m.get("type")
     if kind == "bar":
-        b = Bar(_ts(m.get("timestamp")), _num(m, "open", True), _num(m, "high", True), _num(m, "low", True),
-                _num(m, "close", True), _num(m, "volume", default=0.0))
-        if b.high < b.low: raise MessageError(f"high {b.high} < low {b.low}")
-        if not (b.low <= b.open <= b.high and b.low <= b.close <= b.high):
-            raise MessageError("open or close outside [low, high]")
-        return b
+        ts, vals = _ts(m.get("timestamp")), [_field(m, k) for k in ("open", "high", "low", "close")]
+        vals.append(_field(m, "volume", 0.0))
+        if why := bar_problem(*vals): raise MessageError(why)   # the rules of `read_ohlcv` (01_data)
+        return Bar(ts, *map(float, vals))
     if kind == "tick": return Tick(_ts(m.get("timestamp")), _num(m, "price", True), _num(m, "volume", default=0.0))
     if kind in ("heartbeat", "end"): return kind
     raise MessageError(f"unknown message type {kind!r}")
@@ -109,7 +114,7 @@ class BarAggregator:
 @dataclass
 class AppendResult:
     accepted: bool
-    reason: str = ""       # "duplicate", "out of order" when rejected
+    reason: str = ""       # when rejected: "duplicate", "out of order", or the rule the bar breaks (`bar_problem`)
     gap_bars: int = 0      # bars missing before this one (0 = contiguous)
 
 
@@ -153,7 +158,12 @@ class LiveFeed:
         return self._inc.atr
 
     def append(self, bar: Bar) -> AppendResult:
-        "Add a bar (thread-safe); duplicates and late bars are rejected."
+        "Add a bar (thread-safe); a bar breaking `read_ohlcv`'s rules, duplicates and late bars are rejected."
+        if why := bar_problem(bar.open, bar.high, bar.low, bar.close, bar.volume):
+            _log.warning("bar at %s rejected: %s (%r)", iso(int(bar.ts)), why, bar)
+            return AppendResult(False, why)
+        if not all(type(x) is float for x in (bar.open, bar.high, bar.low, bar.close, bar.volume)):
+            bar = Bar(int(bar.ts), *(float(x) for x in (bar.open, bar.high, bar.low, bar.close, bar.volume)))
         if self.last_ts is not None and bar.ts <= self.last_ts:
             return AppendResult(False, "duplicate" if bar.ts in self._recent() else "out of order")
         gap = 0 if self.last_ts is None else max(0, (bar.ts - self.last_ts) // self.step - 1)

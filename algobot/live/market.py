@@ -4,8 +4,8 @@
 
 # %% ../../nbs/17b_live_market.ipynb #da45ea76
 from __future__ import annotations
-import asyncio, re, time
-from collections import deque
+import argparse, asyncio, logging, re, sys, tempfile, time
+from collections import Counter, deque
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 from urllib.parse import urlparse
@@ -13,8 +13,10 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from ..config import atomic_path
-from ..data import OHLCV_COLUMNS, TIMEFRAMES, read_ohlcv, timeframe_minutes
+from ..data import OHLCV_COLUMNS, TIMEFRAMES, bar_problem, read_ohlcv, timeframe_minutes
 from .feed import Bar, is_loopback
+
+_log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['make_exchange', 'ExchangeFeed', 'fetch_main']
@@ -23,18 +25,33 @@ __all__ = ['make_exchange', 'ExchangeFeed', 'fetch_main']
 _REST_ORIGIN = re.compile(r"^https?://[^/]+")
 
 def _hooked(base: type) -> type:
-    "`base` (a ccxt.pro exchange class) noting, per kline message, its closed flag (Binance's `k.x`) and arrival time."
+    "`base` (a ccxt.pro exchange class) noting, per kline message, its closed flag (Binance's `k.x`), arrival time and validity; its message handling cannot end ccxt's receive loop."
+    import ccxt
     class Exchange(base):
         def __init__(self, config=None):
             super().__init__(config or {})
-            self.kline_events: deque = deque()   # (market id, open ms, closed, o, h, l, c, v, arrival)
+            self.kline_events: deque = deque()   # (market id, open ms, closed, o, h, l, c, v, arrival, problem)
             self.on_kline = None                 # handles an event at once (True) or leaves it queued (False)
+            self.receive_errors = 0              # messages whose handling raised (each dropped the connection)
+            self.on_receive_error = None         # told of each such error
+        def handle_message(self, client, message):
+            "ccxt's dispatch; an error in it would end ccxt's receive loop silently: drop the connection instead."
+            if getattr(client, "error", None): return None   # a failed connection, closing: its buffered rest is not read
+            try: return super().handle_message(client, message)
+            except Exception as e:
+                self.receive_errors += 1
+                err = ccxt.NetworkError(f"receive loop: {type(e).__name__}: {e}"[:300])
+                _log.warning("%s; dropping the connection to %s so the feed reconnects", err, client.url)
+                if self.on_receive_error: self.on_receive_error(err)
+                client.on_error(err)             # rejects the watchers (NetworkError), closes, forgets the client
         def handle_ohlcv(self, client, message):
             k = message.get("k") if isinstance(message, dict) else None
             if isinstance(k, dict) and "x" in k:
-                ev = (k.get("s"), int(k["t"]), bool(k["x"]), float(k["o"]), float(k["h"]), float(k["l"]),
-                      float(k["c"]), float(k["v"]), time.perf_counter())
+                vals = [k.get(f) for f in "ohlcv"]
+                why = bar_problem(*vals)         # read_ohlcv's rules (01_data); a bad kline stays out of ccxt's cache
+                ev = (k.get("s"), int(k["t"]), bool(k["x"]), *(vals if why else map(float, vals)), time.perf_counter(), why)
                 if self.on_kline is None or not self.on_kline(ev): self.kline_events.append(ev)
+                if why: return None
             return super().handle_ohlcv(client, message)
     Exchange.__name__ = Exchange.__qualname__ = base.__name__
     return Exchange
@@ -99,7 +116,7 @@ class CandleCloser:
             if self.open is None or t >= self.open[0]: self.open = list(candle)
         bars = []
         for c in out:
-            bars.append(Bar(int(c[0]) * 1_000_000, *map(float, c[1:6])))
+            bars.append(Bar(int(c[0]) * 1_000_000, *c[1:6]))   # values as sent: `LiveFeed.append` judges them
             self.last_closed = int(c[0]) if self.last_closed is None else max(self.last_closed, int(c[0]))
         return bars
 
@@ -110,15 +127,24 @@ def _closed_rows(rows: list, step_ms: int, now_ms: int, last_page: bool) -> list
     return [r for r in rows if r[0] + step_ms <= now_ms]
 
 async def _retrying(call: Callable[[], Awaitable], max_retries: int = 8, backoff: float = 1.0,
-                    sleep: Callable[[float], Awaitable] = asyncio.sleep, on_retry: Callable | None = None):
-    "`await call()`, backing off exponentially on rate limits (HTTP 429/418: ccxt `DDoSProtection`) and network errors."
+                    sleep: Callable[[float], Awaitable] = asyncio.sleep,
+                    on_retry: Callable | None = None,          # (error, delay) of each wait; None: logged
+                    budget: float | None = None,               # seconds: no retry that could end later than this
+                    attempt_s: float = 0.0,                    # the longest one call can take (the request timeout)
+                    clock: Callable[[], float] = time.monotonic):
+    "`await call()`, backing off exponentially on rate limits (HTTP 429/418), timeouts and an unavailable exchange."
     import ccxt
+    t0 = clock()
     for attempt in range(max_retries + 1):
         try: return await call()
-        except (ccxt.DDoSProtection, ccxt.RequestTimeout, ccxt.ExchangeNotAvailable) as e:
-            if attempt == max_retries: raise
-            delay = backoff * 2 ** attempt
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded, ccxt.RequestTimeout, ccxt.ExchangeNotAvailable) as e:
+            delay, spent = backoff * 2 ** attempt, clock() - t0
+            over = budget is not None and spent + delay + attempt_s > budget
+            if attempt == max_retries or over:
+                raise type(e)(f"{e} — gave up after {attempt + 1} attempt(s) in {spent:.0f} s"
+                              + (f" (retry budget {budget:g} s)" if over else "")) from e
             if on_retry: on_retry(e, delay)
+            else: _log.warning("%s: %s; retry %d in %g s", type(e).__name__, str(e)[:200], attempt + 1, delay)
             await sleep(delay)
 
 async def fetch_closed_ohlcv(exchange, symbol: str, timeframe: str, since_ms: int | None = None, limit: int = 1000,
@@ -157,7 +183,9 @@ async def download_ohlcv(exchange, symbol: str, timeframe: str,
                          max_pages: int | None = None,           # stop after this many pages (None: up to now)
                          sleep: Callable[[float], Awaitable] = asyncio.sleep,   # the back-off's pause
                          now_ms: int | None = None,              # the exchange's "now" (None: its clock)
-                         report: Callable[[str], Any] = print) -> Path:
+                         report: Callable[[str], Any] = print,
+                         timeout: float | None = 30.0,           # retry budget of one request (s); None: 8 retries
+                         clock: Callable[[], float] = time.monotonic) -> Path:   # the budget's clock
     "Download closed candles into the project's CSV, resuming after the last stored bar; rate-limit aware."
     if timeframe not in TIMEFRAMES: raise ValueError(f"timeframe {timeframe!r} is not one of {list(TIMEFRAMES)}")
     path = Path(out_dir) / f"{instrument_name(symbol)}_{timeframe}.csv"
@@ -168,9 +196,10 @@ async def download_ohlcv(exchange, symbol: str, timeframe: str,
         report(f"{path.name}: {len(old):,} bars stored, resuming after {old.timestamp.iloc[-1]}")
     elif since is None: start = 0
     else: start = int(since) if isinstance(since, int) else int(pd.Timestamp(since, tz="UTC").value // 1_000_000)
-    rows, pages, retries = [], 0, [0]
+    rows, pages, retries, dropped = [], 0, [0], 0
     def on_retry(e, delay):
-        retries[0] += 1; report(f"  {type(e).__name__}: waiting {delay:g} s")
+        retries[0] += 1; report(f"  retry {retries[0]} in {delay:g} s: {type(e).__name__}: {str(e)[:200]}")
+    budget = dict(budget=timeout, attempt_s=getattr(exchange, "timeout", 0) / 1000, clock=clock)
     def flush():
         if not rows: return
         new = _frame(rows)
@@ -181,18 +210,21 @@ async def download_ohlcv(exchange, symbol: str, timeframe: str,
         while max_pages is None or pages < max_pages:
             s = start
             page = await _retrying(lambda: exchange.fetch_ohlcv(symbol, timeframe, s, limit), sleep=sleep,
-                                   on_retry=on_retry)
+                                   on_retry=on_retry, **budget)
             pages += 1
             last = len(page) < limit
             got = _closed_rows([r for r in page if r[0] >= start], step,
                                now_ms if now_ms is not None else exchange.milliseconds(), last)
-            rows += got
+            for r in got:
+                if why := bar_problem(*r[1:6]):   # read_ohlcv's rules: a bad row would make the whole file unreadable
+                    dropped += 1; report(f"  dropped the candle at {pd.Timestamp(r[0], unit='ms')}: {why}")
+                else: rows.append(r)
             if got: start = got[-1][0] + step
             if pages % flush_every == 0: flush()
             if last or not got: break
     finally:
         flush()
-    report(f"{path.name}: {len(rows):,} new bars in {pages} requests ({retries[0]} rate-limit waits)")
+    report(f"{path.name}: {len(rows):,} new bars in {pages} requests ({retries[0]} retries, {dropped} bad candles dropped)")
     return path
 
 # %% ../../nbs/17b_live_market.ipynb #16cc464f
@@ -207,6 +239,7 @@ class ExchangeFeed:
         self.closer = CandleCloser(timeframe)
         self.backoff0, self.max_backoff, self.max_reconnects = backoff, max_backoff, max_reconnects
         self.messages = self.reconnects = self.backfilled = 0
+        self.rejected: Counter = Counter()   # klines breaking read_ohlcv's rules, by reason
 
     async def history(self, n_bars: int) -> pd.DataFrame:
         "The latest `n_bars` closed bars (warm-up), in AlgoBot's schema."
@@ -221,7 +254,7 @@ class ExchangeFeed:
                   stop: asyncio.Event,
                   last_ts: int | None = None,                       # ns of the last bar already traded (resume)
                   on_update: Callable[[float], Any] | None = None,  # every kline message (the lag monitor)
-                  on_event: Callable[[str, dict], Any] | None = None,   # connected, disconnected, backfill, giving up
+                  on_event: Callable[[str, dict], Any] | None = None,   # connected, disconnected, reconnected, backfill, candle_rejected, receive_error, giving up
                   on_sync: Callable[[], Awaitable] | None = None,   # before trading, after each (re)connect
                   busy: Callable[[], bool] | None = None,           # orders in flight (a broker's sends)?
                   settle: Callable[[], Awaitable] | None = None) -> None:  # wait for them before the next bar
@@ -236,9 +269,10 @@ class ExchangeFeed:
         def waiting() -> bool: return busy is not None and busy()
 
         async def deliver(bars: list[Bar], received: float | None = None):
-            "Pass closed bars on, each once the orders sent before it have an outcome."
+            "Pass closed bars on, each once the orders sent before it have an outcome; none once `stop` is set."
             for b in bars:
                 if waiting(): await settle()
+                if stop.is_set(): return              # a restart back-fills from the trader's last bar
                 on_bar(b, time.perf_counter() if received is None else received)
 
         async def catch_up(until_ms: int | None = None):
@@ -250,17 +284,34 @@ class ExchangeFeed:
             self.backfilled += len(rows)
             if rows: ev("backfill", {"bars": len(rows)})
 
+        def rejected(e) -> bool:
+            "A kline breaking `read_ohlcv`'s rules: counted, reported, dropped (a closed one is back-filled through REST)."
+            s, t, x, *values, received, why = e
+            if not why: return False
+            self.rejected[why] += 1
+            ev("candle_rejected", {"ts": t, "closed": x, "reason": why, "values": [str(v)[:24] for v in values]})
+            if x and self.closer.open is not None and self.closer.open[0] == t:
+                self.closer.open = None   # its last update is not the bar: the next close back-fills the REST version
+            return True
+
         def direct(e) -> bool:
             "Trade a message as ccxt parses it — unless a sync, a back-fill or older messages must come first."
-            s, t, x, o, h, l, c, v, received = e
+            s, t, x, o, h, l, c, v, received, why = e
             if not synced or ex.kline_events or stop.is_set() or waiting(): return False   # queued
             if x and self.closer.last_closed is not None and t > self.closer.last_closed + self.closer.step_ms: return False
             if mid is not None and s != mid: return True
+            if rejected(e): return True
             self.messages += 1
             if on_update: on_update(received)
             for b in self.closer.update((t, o, h, l, c, v), x): on_bar(b, received)
             return True
         ex.on_kline = direct if hasattr(ex, "on_kline") else None
+        def receive_error(err):
+            "ccxt's receive loop failed on a message and drops the connection: report it, queue until resynced."
+            nonlocal synced
+            synced = False
+            ev("receive_error", {"error": str(err)})
+        if hasattr(ex, "on_receive_error"): ex.on_receive_error = receive_error
         try:
             while not stop.is_set():
                 try:
@@ -273,11 +324,13 @@ class ExchangeFeed:
                     if watch not in done: watch.cancel(); break
                     candles = watch.result()
                     now_conn = tuple(id(c) for c in ex.clients.values())
-                    if conn is not None and now_conn != conn:   # ccxt reconnected on its own: sync before trading
+                    lost = not synced                     # a receive error dropped the connection's buffered rest
+                    if conn is not None and now_conn != conn or lost:   # ccxt reconnected on its own (or will)
                         self.reconnects += 1
                         ev("reconnected", {})
                         synced = False                    # queue what arrives meanwhile
                         if on_sync: await on_sync()
+                        if lost: await catch_up()         # before the new connection's candles (see `CandleCloser`)
                         synced = True
                     conn = now_conn
                     if failures: ev("connected", {"after_failures": failures})
@@ -285,8 +338,9 @@ class ExchangeFeed:
                     events = ex.kline_events
                     if events or hasattr(ex, "on_kline"):
                         while events and not stop.is_set():
-                            s, t, x, o, h, l, c, v, received = events.popleft()
-                            if mid is not None and s != mid: continue
+                            e = events.popleft()
+                            s, t, x, o, h, l, c, v, received, why = e
+                            if mid is not None and s != mid or rejected(e): continue
                             self.messages += 1
                             if on_update: on_update(received)
                             last = self.closer.last_closed
@@ -308,12 +362,30 @@ class ExchangeFeed:
                     backoff = min(backoff * 2, self.max_backoff)
         finally:
             stopping.cancel()
-            if hasattr(ex, "on_kline"): ex.on_kline = None
+            if hasattr(ex, "on_kline"): ex.on_kline = ex.on_receive_error = None
 
 # %% ../../nbs/17b_live_market.ipynb #c04d8484
+def _limit_arg(text: str) -> int:
+    "`--limit`: candles per request, 1 to 1000 (a larger one than the exchange sends would end the download early)."
+    try: n = int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= n <= 1000: raise argparse.ArgumentTypeError(f"must be 1 to 1000 candles per request, got {n}")
+    return n
+
+def _seconds_arg(text: str) -> float:
+    "`--timeout`: a positive number of seconds."
+    try: s = float(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not 0 < s < float("inf"): raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
+    return s
+
+def _writable_dir(out: Path) -> None:
+    "Create `out` if needed and prove a file can be written in it (OSError otherwise; as root, permissions alone say little)."
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=out, prefix=".algobot-fetch-probe-"): pass
+
 def fetch_main(argv: Sequence[str] | None = None) -> int:
-    "Console script `algobot-fetch EXCHANGE SYMBOL TIMEFRAME [--since DATE] [--out DIR]`."
-    import argparse
+    "Console script `algobot-fetch EXCHANGE SYMBOL TIMEFRAME [--since DATE] [--out DIR] [--limit N] [--timeout S]`."
     import ccxt
     from algobot.live.feed import run_async
     ap = argparse.ArgumentParser(prog="algobot-fetch", description="Download closed OHLCV candles through ccxt into "
@@ -323,9 +395,14 @@ def fetch_main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("timeframe", help=f"one of {' '.join(TIMEFRAMES)}")
     ap.add_argument("--since", help="first bar of a new file (e.g. 2024-01-01; default: the exchange's first)")
     ap.add_argument("--out", help="folder (default: HISTORICAL_DATA_DIR of settings.ini)")
-    ap.add_argument("--limit", type=int, default=1000, help="candles per request")
+    ap.add_argument("--limit", type=_limit_arg, default=1000, help="candles per request, 1 to 1000 (default 1000)")
+    ap.add_argument("--timeout", type=_seconds_arg, default=30.0,
+                    help="seconds to keep retrying one request (rate limits, timeouts, an unreachable exchange) "
+                         "before giving up with exit 1 (default 30)")
     ap.add_argument("--exchange-url", help="send every request to this loopback origin (a fake exchange)")
     a = ap.parse_args(argv)
+    def fail(msg: str, code: int) -> int:
+        print(f"algobot-fetch: {msg}", file=sys.stderr); return code
     try:
         if a.out: out = Path(a.out)
         else:
@@ -333,14 +410,15 @@ def fetch_main(argv: Sequence[str] | None = None) -> int:
             out = load_settings().historical_data_dir
         if a.exchange_url and not is_loopback(urlparse(a.exchange_url).hostname or ""):
             raise ValueError(f"--exchange-url must be a loopback address, not {a.exchange_url!r}")
-        ex = make_exchange(a.exchange, base_url=a.exchange_url)
-    except ValueError as e:
-        print(f"algobot-fetch: {e}"); return 2
+        ex = make_exchange(a.exchange, base_url=a.exchange_url, timeout_ms=int(min(10.0, a.timeout) * 1000))
+    except ValueError as e: return fail(str(e), 2)
+    try: _writable_dir(out)
+    except OSError as e: return fail(f"cannot write to --out {out}: {e.strerror or e}", 2)
     async def go():
-        try: return await download_ohlcv(ex, a.symbol, a.timeframe, out, a.since, a.limit)
+        try: return await download_ohlcv(ex, a.symbol, a.timeframe, out, a.since, a.limit, timeout=a.timeout)
         finally: await ex.close()
     try: path = run_async(go())
-    except (ValueError, ccxt.BaseError) as e:
-        print(f"algobot-fetch: {type(e).__name__}: {e}"); return 1
+    except OSError as e: return fail(f"cannot write to --out {out}: {e.strerror or e}", 2)
+    except (ValueError, ccxt.BaseError) as e: return fail(f"{type(e).__name__}: {e}", 1)
     print(path)
     return 0
