@@ -13,7 +13,7 @@ from fastcore.basics import patch
 
 from ..env import average_entry
 from .feed import Bar
-from .orders import Fill, Order
+from .orders import Fill, Order, RiskLimits
 
 # %% auto #0
 __all__ = ['JournalError', 'OrderJournal', 'CcxtBroker']
@@ -153,7 +153,7 @@ class CcxtBroker:
                  retry_delay: float = 0.2,              # first pause between them (s), doubling
                  sleep: Callable[[float], Awaitable] = asyncio.sleep,
                  on_event: Callable[[str, dict], Any] | None = None,   # order_ack, order_retry, order_rejected, ...
-                 max_position: float = 1.0,             # lots the exchange may hold for the bot (MAX_POSITION); beyond: halt
+                 max_position: float = RiskLimits.max_position,   # lots the exchange may hold for the bot; beyond: halt
                  timeframe: str | None = None,          # bar length: part of the journal's binding
                  foreign_balance: str = "exclude"):     # a balance the bot's fills do not explain: exclude, adopt or halt
         if lot_amount <= 0: raise ValueError("lot_amount must be > 0")
