@@ -16,7 +16,7 @@ from .feed import Bar
 from .orders import Fill, Order, RiskLimits
 
 # %% auto #0
-__all__ = ['JournalError', 'OrderJournal', 'CcxtBroker']
+__all__ = ['OrderJournal', 'CcxtBroker']
 
 # %% ../../nbs/17c_live_broker.ipynb #bbd53c94
 def client_order_id(symbol: str, bar_ts: int, size: float, prefix: str = "ab") -> str:
@@ -39,10 +39,10 @@ def _fault(e: BaseException) -> str:
 
 def _err(e: BaseException) -> str: return f"{type(e).__name__}: {e}"[:300]
 
-# %% ../../nbs/17c_live_broker.ipynb #69041bdb
 class JournalError(ValueError):
-    "The order journal cannot be trusted, or belongs to another market or account; the message names the fix."
+    "The order journal cannot be trusted, or belongs to another market or account; the message names the fix (catch `ValueError`)."
 
+# %% ../../nbs/17c_live_broker.ipynb #69041bdb
 def _crc(rec: dict) -> str:
     "CRC32 of a record's payload (its canonical JSON: sorted keys)."
     return f"{zlib.crc32(json.dumps(rec, sort_keys=True).encode()):08x}"
