@@ -4,6 +4,7 @@ crash between sending an order and its acknowledgement — restarted (no duplica
 exchange), stopped with SIGTERM (clean exit, state flushed) and restarted again (resumes with position and PnL).
 SIGTERM during a start-up stuck in 429 back-offs ends it at once; a state file of another market is refused in one
 line, before the model loads.
+A second run meets issue 21's faults (execution status unknown, a bare HTTP 500) and a deposit while it is down.
 
 Waits poll the fake exchange's own counters and the files; their timeouts only guard against hanging."""
 import json, signal, subprocess, sys
@@ -125,6 +126,53 @@ def test_trade_crash_restart_sigterm(checkpoint, tmp_path):
     finally:
         for p in procs:
             if p.poll() is None: p.kill(); p.wait(60)
+        fake.stop_thread()
+
+
+def test_unknown_outcomes_and_a_deposit(checkpoint, tmp_path):
+    """Issue 21 through the service: orders answered HTTP 500 -1006 after executing (2, 5), -1006 without executing (4)
+    and a bare 500 (3) are each looked up by client id and settled once; every order ends with an outcome; the exchange
+    holds no more than MAX_POSITION for the bot; no task exception is left unretrieved. Then 2 BTC arrive while the
+    service is down: the restart reports and excludes them, and trades only its own position."""
+    df, ckpt = checkpoint
+    # a market of 400 bars after the history: the fake streams faster than the service trades, and the restart
+    # back-fills whatever streamed meanwhile (at least its 30 bars: 400 - 150 are left)
+    fake = FakeBinance(df.iloc[:HISTORY + 400], history=HISTORY, speed=400, updates_per_bar=1,
+                       faults=ExchangeFaults(status_unknown=[2, 5], status_unknown_unexecuted=[4], http_500=[3])).start_in_thread()
+    log, journal, p = tmp_path / "live.jsonl", tmp_path / "state.json.orders.jsonl", None
+    try:
+        p = start(fake, ckpt, tmp_path, "--max-bars", "150")
+        out, _ = p.communicate(timeout=600)
+        assert p.returncode == 0, out
+        assert "never retrieved" not in out and "Traceback" not in out, out
+        assert fake.requests.get("order POST", 0) >= 6, "too few orders to meet every fault"
+        ev = events(log)
+        outcomes = ev.event.isin(["order_ack", "order_rejected", "order_lost", "order_blocked", "order_known"])
+        assert int(outcomes.sum()) == count(log, "order")              # one outcome per order the trader sent
+        assert OrderJournal(journal).unresolved() == []
+        acks = ev[ev.event == "order_ack"]
+        assert (acks.how == "found on retry").sum() == 2                # 2 and 5: executed, found, not sent again
+        assert int((ev.event == "order_retry").sum()) == 4
+        cids = [o["clientOrderId"] for o in fake.orders]
+        assert len(cids) == len(set(cids)), "an order was sent twice"
+        state = json.loads((tmp_path / "state.json").read_text())
+        lots = (fake.balances["BTC"] - 10.0) / LOT
+        assert state["broker"]["position"] == pytest.approx(lots, abs=1e-9) and abs(lots) <= 1 + 1e-9
+
+        fake.balances["BTC"] += 2.0                                     # a deposit while the service is down
+        p = start(fake, ckpt, tmp_path, "--max-bars", "30")
+        out, _ = p.communicate(timeout=600)
+        assert p.returncode == 0, out
+        ev = events(log)
+        rec = ev[ev.event == "reconcile"].iloc[-1]
+        assert rec.foreign == pytest.approx(4.0) and rec.position == pytest.approx(lots)   # reported, not the bot's
+        assert (ev.event == "foreign_balance").sum() == 1
+        final = json.loads((tmp_path / "state.json").read_text())
+        own = (fake.balances["BTC"] - 12.0) / LOT
+        assert final["broker"]["position"] == pytest.approx(own, abs=1e-9) and abs(own) <= 1 + 1e-9
+        assert final["broker"]["foreign"] == pytest.approx(4.0)
+    finally:
+        if p is not None and p.poll() is None: p.kill(); p.wait(60)
         fake.stop_thread()
 
 

@@ -4,15 +4,16 @@
 
 # %% ../../nbs/17c_live_broker.ipynb #0ae61228
 from __future__ import annotations
-import asyncio, hashlib, json, os, time
+import asyncio, hashlib, json, logging, os, threading, time, zlib
 from pathlib import Path
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlparse
 
 from fastcore.basics import patch
 
 from ..env import average_entry
 from .feed import Bar
-from .orders import Fill, Order
+from .orders import Fill, Order, RiskLimits
 
 # %% auto #0
 __all__ = ['OrderJournal', 'CcxtBroker']
@@ -23,17 +24,73 @@ def client_order_id(symbol: str, bar_ts: int, size: float, prefix: str = "ab") -
     h = hashlib.sha1(f"{symbol}|{bar_ts}|{size:+.8f}".encode()).hexdigest()[:12]
     return f"{prefix}-{bar_ts // 1_000_000}-{h}"   # <= 36 characters of [A-Za-z0-9-] (Binance's rule)
 
+# %% ../../nbs/17c_live_broker.ipynb #f4a1c001
+_OUTCOMES = ("ack", "rejected", "lost", "blocked")        # journal kinds that settle an order
+
+def _fault(e: BaseException) -> str:
+    "What an error answering an order request says about the order: `rejected`, `halt`, `wait` or `unknown`."
+    import ccxt
+    if isinstance(e, ccxt.AuthenticationError): return "halt"                       # incl. PermissionDenied
+    if isinstance(e, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)): return "wait"  # refused before it was read
+    if isinstance(e, ccxt.DuplicateOrderId): return "unknown"                      # our id is there: ask for it
+    if isinstance(e, (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.ArgumentsRequired,
+                      ccxt.OperationRejected, ccxt.NotSupported, ccxt.InvalidAddress)): return "rejected"
+    return "unknown"   # OperationFailed (-1006, -1001, 5xx, network, timeout), a bare ExchangeError, anything else
+
+def _err(e: BaseException) -> str: return f"{type(e).__name__}: {e}"[:300]
+
+class JournalError(ValueError):
+    "The order journal cannot be trusted, or belongs to another market or account; the message names the fix (catch `ValueError`)."
+
 # %% ../../nbs/17c_live_broker.ipynb #69041bdb
+def _crc(rec: dict) -> str:
+    "CRC32 of a record's payload (its canonical JSON: sorted keys)."
+    return f"{zlib.crc32(json.dumps(rec, sort_keys=True).encode()):08x}"
+
+def _parse_line(raw: bytes) -> tuple[dict | None, str]:
+    "A journal line's record, or None and why not."
+    try: rec = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e: return None, f"not JSON ({e})"
+    if not isinstance(rec, dict) or "kind" not in rec: return None, "not a journal record"
+    crc = rec.pop("crc", None)
+    if crc is None: return rec, "legacy"                 # written before checksums (AlgoBot before issue 21)
+    if crc != _crc(rec): return None, f"checksum mismatch (stored {crc}, payload {_crc(rec)})"
+    return rec, "ok"
+
 class OrderJournal:
-    "Append-only JSONL of order intents and outcomes, each line fsynced before the order goes out."
+    "Append-only JSONL of order intents and outcomes; each line carries the CRC32 of its payload."
     def __init__(self, path: str | Path | None):
         self.path = Path(path) if path else None
         self.lines: list[dict] = []
-        if self.path and self.path.exists():
-            for l in self.path.read_text(encoding="utf-8").splitlines():
-                try: self.lines.append(json.loads(l))
-                except json.JSONDecodeError: break           # a torn last line: the write never completed
+        self.recovered: str = ""                              # what opening repaired (a torn last line), if anything
+        self.legacy = 0                                       # lines without a checksum (older journals)
+        self._cut: int | None = None                          # length to truncate the file to before appending
+        self._lock = threading.Lock()                         # writes come from the event loop and worker threads
+        if self.path and self.path.exists(): self._load()
         if self.path: self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _load(self) -> None:
+        "Read every line; a bad last line is torn (cut away, so the next record starts on its own line); a bad line before it stops."
+        data = self.path.read_bytes()
+        raws = data.split(b"\n")                            # the last piece follows the final newline: b"" if complete
+        n = len(raws) if raws[-1] else len(raws) - 1
+        good = 0                                            # bytes of intact lines
+        for i, raw in enumerate(raws[:n], 1):
+            rec, why = _parse_line(raw)
+            if rec is None:
+                if i < n:
+                    raise JournalError(
+                        f"order journal {self.path}: line {i} of {n} is corrupt ({why}); the lines after it cannot be "
+                        f"trusted to add up, so the broker will not start. Fix: repair or delete line {i} if you know what "
+                        "it recorded (it must keep its own line), or move the journal aside to start a new one (the "
+                        "bot's position then restarts at 0 and whatever the account holds becomes the baseline).")
+                self.recovered = (f"line {i} of {n} torn ({why}, {len(raw)} bytes): an interrupted write, cut away; "
+                                  "its order is settled by asking the exchange")
+                logging.getLogger(__name__).warning("order journal %s: %s", self.path, self.recovered)
+                self._cut = good                            # cut before the next write: reading changes nothing
+                return
+            self.legacy += why == "legacy"
+            self.lines.append(rec); good += len(raw) + 1
 
     def append(self, kind: str, fsync: bool = True, **fields) -> dict:
         "Add a line (in memory at once; on disk, fsynced unless `fsync=False`)."
@@ -48,15 +105,43 @@ class OrderJournal:
         return rec
 
     def write(self, rec: dict, fsync: bool = True) -> None:
-        if self.path:
+        if not self.path: return
+        with self._lock:
+            if self._cut is not None:
+                with open(self.path, "r+b") as f: f.truncate(self._cut); f.flush(); os.fsync(f.fileno())
+                self._cut = None
             with open(self.path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(rec) + "\n"); f.flush()
+                f.write(json.dumps({**rec, "crc": _crc(rec)}) + "\n"); f.flush()
                 if fsync: os.fsync(f.fileno())
 
     def unresolved(self) -> list[dict]:
         "Intents with no outcome (ack, rejected, lost) yet: sent or not, nobody knows."
-        done = {r["cid"] for r in self.lines if r["kind"] in ("ack", "rejected", "lost")}
+        done = {r["cid"] for r in self.lines if r["kind"] in _OUTCOMES}
         return [r for r in self.lines if r["kind"] == "intent" and r["cid"] not in done]
+
+    def start(self) -> dict | None:
+        "The first start record: the journal's binding (exchange, symbol, ...) and the balances that meant position 0."
+        return next((r for r in self.lines if r["kind"] == "start"), None)
+
+# %% ../../nbs/17c_live_broker.ipynb #f4a1c004
+def _account_mode(exchange) -> str:
+    "`sandbox` or `live`, and the API host (a loopback fake, a testnet and the real exchange are different accounts)."
+    mode = "sandbox" if getattr(exchange, "isSandboxModeEnabled", False) else "live"
+    try: host = urlparse((getattr(exchange, "urls", None) or {})["api"]["private"]).hostname
+    except (KeyError, TypeError): host = None
+    return f"{mode}@{host}" if host else mode
+
+def _check_binding(journal: OrderJournal, binding: dict) -> None:
+    "Refuse a journal started for another exchange, market, timeframe, account or lot."
+    start = journal.start()
+    if start is None: return
+    diff = {k: (start[k], v) for k, v in binding.items() if start.get(k) is not None and v is not None and start[k] != v}
+    if diff:
+        was = ", ".join(f"{k} {a!r}" for k, (a, _) in diff.items())
+        now = ", ".join(f"{k} {b!r}" for k, (_, b) in diff.items())
+        raise JournalError(f"order journal {journal.path} belongs to {was}, not {now}: its position and cash are "
+                           "another market's or account's. Fix: give this market its own journal (--journal), or "
+                           "trade with the settings the journal was started with.")
 
 # %% ../../nbs/17c_live_broker.ipynb #12dce3bd
 class CcxtBroker:
@@ -67,45 +152,80 @@ class CcxtBroker:
                  max_retries: int = 3,                  # re-tries of a send whose outcome is unknown
                  retry_delay: float = 0.2,              # first pause between them (s), doubling
                  sleep: Callable[[float], Awaitable] = asyncio.sleep,
-                 on_event: Callable[[str, dict], Any] | None = None):   # order_ack, order_retry, order_rejected, ...
+                 on_event: Callable[[str, dict], Any] | None = None,   # order_ack, order_retry, order_rejected, ...
+                 max_position: float = RiskLimits.max_position,   # lots the exchange may hold for the bot; beyond: halt
+                 timeframe: str | None = None,          # bar length: part of the journal's binding
+                 foreign_balance: str = "exclude"):     # a balance the bot's fills do not explain: exclude, adopt or halt
         if lot_amount <= 0: raise ValueError("lot_amount must be > 0")
+        if foreign_balance not in ("exclude", "adopt", "halt"):
+            raise ValueError(f"foreign_balance must be 'exclude', 'adopt' or 'halt', not {foreign_balance!r}")
         self.exchange, self.symbol, self.lot = exchange, symbol, float(lot_amount)
+        self.max_position, self.foreign_mode = float(max_position), foreign_balance
         self.journal = OrderJournal(journal)
+        self.binding = {"exchange": getattr(exchange, "id", None), "symbol": symbol, "timeframe": timeframe,
+                        "mode": _account_mode(exchange), "lot": self.lot}
+        _check_binding(self.journal, self.binding)
         self.max_retries, self.retry_delay, self.sleep = max_retries, retry_delay, sleep
         self.on_event = on_event or (lambda name, info: None)
-        self.position = self.entry_price = self.cash = 0.0    # lots, quote price, quote currency flow
+        self.position = self.entry_price = self.cash = 0.0    # lots, quote price, quote currency flow (from the fills)
+        self.foreign = self.foreign_quote = 0.0               # balances excluded from the bot's (lots, quote currency)
         self.capital: float | None = None                     # quote value of one lot at the start: equity's unit
         self.base_ref: float | None = None                    # base balance that means position 0
+        self.quote_ref: float | None = None                   # quote balance that means cash 0
         self.last_price: float | None = None
+        self.halt_reason = ""                                 # why the broker stopped sending orders ("" : it did not)
         self._fills: list[Fill] = []
         self._tasks: set[asyncio.Task] = set()
-        self._next_id, self._applied = 0, 0                   # journal lines already reflected in the numbers
+        self._unknown: dict[str, Order] = {}                  # sends no look-up has settled yet: nothing is sent meanwhile
+        self._check_due = self._classify_due = False          # compare with the exchange's balances at the next settle
+        self._next_id, self._acks = 0, 0                      # executions (journal acks) already reported as fills
+        self._told_mismatch: float | None = None              # the last position mismatch reported
+        self._told_recovered = False
         self.sent = self.retries = 0
 
     @property
     def base(self) -> str: return self.symbol.split("/")[0]
 
     @property
+    def quote(self) -> str: return self.symbol.split("/")[1].split(":")[0]
+
+    @property
     def busy(self) -> bool:
-        "Sends (or cancels) in flight: `position` may not include every order submitted yet."
-        return bool(self._tasks)
+        "Sends in flight, outcomes unknown or a balance check due: `position` may not be the exchange's yet."
+        return bool(self._tasks or self._unknown or self._check_due)
 
     async def settle(self) -> None:
-        "Wait until nothing is in flight: every order submitted so far is acknowledged, rejected or left to `reconcile`."
+        "Wait for every send in flight, ask the exchange about unknown outcomes, check its balances; never raises."
         while self._tasks: await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._unknown: await self._resolve()
+        if self._check_due and not self._unknown: await self._compare(self.last_price, self._classify_due)
 
     def submit(self, size: float, ts: int) -> Order:
         "Journal the intent, then send it in the background (call from the trading loop's event loop)."
         cid = client_order_id(self.symbol, ts, size)
         o = Order(self._next_id, size, size, ts); self._next_id += 1
         seen = {r["cid"]: r["kind"] for r in self.journal.lines if "cid" in r}
-        if seen.get(cid) in ("ack", "rejected", "lost"):   # the same decision again (a bar re-traded after a crash)
+        if seen.get(cid) in _OUTCOMES:                         # the same decision again (a bar re-traded after a crash)
             self.on_event("order_known", {"cid": cid, "outcome": seen[cid]}); o.remaining = 0.0
             return o
+        blocked = self.halt_reason or (self._unknown and "outcome unknown: " + ", ".join(self._unknown))
+        if blocked:                                            # nothing goes out until the position is known
+            self.journal.append("blocked", fsync=False, cid=cid, id=o.id, size=size, ts=ts, reason=blocked)
+            self.on_event("order_blocked", {"cid": cid, "size": size, "reason": blocked}); o.remaining = 0.0
+            return o
         intent = None if cid in seen else self.journal.record("intent", cid=cid, id=o.id, size=size, ts=ts)
-        task = asyncio.get_running_loop().create_task(self._send(o, cid, first_ask=cid in seen, intent=intent))
-        self._tasks.add(task); task.add_done_callback(self._tasks.discard)
+        self._spawn(self._send(o, cid, first_ask=cid in seen, intent=intent))
         return o
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task); task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        "Every background task's end is looked at: an exception is reported, never left unretrieved."
+        self._tasks.discard(task)
+        if not task.cancelled() and (e := task.exception()) is not None:
+            self.on_event("broker_error", {"error": _err(e)})
 
     def on_bar(self, bar: Bar) -> list[Fill]:
         "Executions acknowledged since the last call."
@@ -115,65 +235,121 @@ class CcxtBroker:
 
     def cancel_all(self) -> None:
         "Cancel our resting orders in the background (market orders rarely rest)."
-        try: loop = asyncio.get_running_loop()
+        try: asyncio.get_running_loop()
         except RuntimeError: return
-        task = loop.create_task(self._cancel_ours()); self._tasks.add(task); task.add_done_callback(self._tasks.discard)
+        self._spawn(self._cancel_ours())
 
     def equity(self, price: float) -> float:
         "Account value from trading, in units of the starting value of one lot."
         if not self.capital: return 1.0
         return 1.0 + (self.cash + self.position * self.lot * price) / self.capital
 
+    def _halt(self, reason: str) -> None:
+        "Stop sending orders, for `reason` (the first reason stays)."
+        if self.halt_reason: return
+        self.halt_reason = reason
+        self.journal.append("halt", reason=reason)
+        self.on_event("broker_halt", {"reason": reason})
+
 # %% ../../nbs/17c_live_broker.ipynb #50852b21
 @patch
 async def _lookup(self: CcxtBroker, cid: str) -> dict | None:
-    "The exchange's order with client id `cid`, or None if it never arrived."
+    "The exchange's order with client id `cid`, or None if it has none (other errors propagate)."
     import ccxt
     try: return await self.exchange.fetch_order(None, self.symbol, {"clientOrderId": cid})
     except ccxt.OrderNotFound: return None
 
 @patch
 async def _send(self: CcxtBroker, o: Order, cid: str, first_ask: bool = False, intent: dict | None = None) -> None:
-    "Journal the intent (fsynced, off the event loop), send the market order; when the outcome is unknown, ask the exchange before sending again."
-    import ccxt
+    "Journal the intent (fsynced, off the event loop), send the market order; every answer has an outcome (the fault model)."
     if intent is not None: await asyncio.to_thread(self.journal.write, intent)   # on disk before it can reach the exchange
     ex = self.exchange
     side, amount = ("buy" if o.size > 0 else "sell"), float(ex.amount_to_precision(self.symbol, abs(o.size) * self.lot))
+    unknown, last = first_ask, ""                     # unknown: the exchange may have it, so ask before sending again
     for attempt in range(self.max_retries + 1):
+        if attempt: await self.sleep(self.retry_delay * 2 ** (attempt - 1))
+        asking = unknown
         try:
-            if attempt or first_ask:
+            if asking:
                 found = await self._lookup(cid)
-                if found is not None: self._acknowledge(cid, o, found, "found on retry"); return
+                if found is not None: await self._book(cid, o, found, "found on retry"); return
+                unknown = asking = False              # the exchange has never seen it: sending again is safe
             self.sent += 1
             r = await ex.create_order(self.symbol, "market", side, amount, None, {"clientOrderId": cid})
-            self._acknowledge(cid, o, r, "ok"); return
-        except (ccxt.NetworkError, ccxt.ExchangeNotAvailable) as e:   # did it arrive? the next attempt asks first
+        except Exception as e:
+            kind, last = _fault(e), _err(e)
+            if asking and kind == "rejected": kind = "unknown"            # a failed look-up settles nothing
+            if kind == "halt":
+                self.journal.append("rejected", cid=cid, error=last, fault="halt")
+                self.on_event("order_rejected", {"cid": cid, "error": last, "fault": "halt"})
+                self._halt(f"the exchange refused our key ({last}): check the API key's permissions"); return
+            if kind == "rejected":
+                self.journal.append("rejected", cid=cid, error=last, fault="rejected")
+                self.on_event("order_rejected", {"cid": cid, "error": last, "fault": "rejected"})
+                self._check_due = True; return
+            unknown = unknown or kind == "unknown"     # (a failed look-up leaves it unknown)
             self.retries += 1
-            self.on_event("order_retry", {"cid": cid, "attempt": attempt + 1, "error": f"{type(e).__name__}: {e}"[:200]})
-            await self.sleep(self.retry_delay * 2 ** attempt)
-        except ccxt.ExchangeError as e:                                # refused: insufficient funds, bad size, ...
-            self.journal.append("rejected", cid=cid, error=f"{type(e).__name__}: {e}"[:300])
-            self.on_event("order_rejected", {"cid": cid, "error": f"{type(e).__name__}: {e}"[:200]}); return
-    self.on_event("order_unknown", {"cid": cid})    # left to `reconcile`
+            self.on_event("order_retry", {"cid": cid, "attempt": attempt + 1, "fault": kind, "error": last})
+            continue
+        await self._book(cid, o, r, "ok"); return
+    if unknown:                                       # nobody knows: no order goes out until a look-up settles it
+        self._unknown[cid] = o
+        self.on_event("order_unknown", {"cid": cid, "error": last})
+    else:                                             # refused every time before it was read (rate limits)
+        self.journal.append("rejected", cid=cid, error=last, fault="wait")
+        self.on_event("order_rejected", {"cid": cid, "error": last, "fault": "wait"})
+    self._check_due = True
 
 @patch
-def _acknowledge(self: CcxtBroker, cid: str, o: Order | None, r: dict, how: str) -> None:
-    "Book an exchange order's execution (once per client id) and journal it."
+async def _resolve(self: CcxtBroker) -> None:
+    "Ask the exchange about each send whose outcome is unknown: found is booked, absent is lost, no answer stays unknown."
+    for cid, o in list(self._unknown.items()):
+        try: found = await self._lookup(cid)
+        except Exception as e:
+            self.on_event("lookup_failed", {"cid": cid, "error": _err(e)}); continue
+        del self._unknown[cid]
+        if found is None:
+            self.journal.append("lost", cid=cid)
+            self.on_event("order_lost", {"cid": cid})
+        else: await self._book(cid, o, found, "found later")
+        self._check_due = True
+
+@patch
+def _fee(self: CcxtBroker, r: dict, avg: float) -> float | None:
+    "The quote-currency fee in an order or trades' `fee`/`fees` (a base-currency fee at `avg`); None if they carry none."
+    fees = [f for f in (r.get("fees") or ([r["fee"]] if r.get("fee") else [])) if f and f.get("cost") is not None]
+    if not fees: return None
+    total = 0.0
+    for f in fees:
+        cur = f.get("currency")
+        if cur == self.base: total += float(f["cost"]) * avg
+        elif cur in (self.quote, None): total += float(f["cost"])
+        else: self.on_event("fee_elsewhere", {"currency": cur, "cost": f["cost"]})   # e.g. BNB: not our cash
+    return total
+
+@patch
+async def _book(self: CcxtBroker, cid: str, o: Order | None, r: dict, how: str) -> None:
+    "Book an exchange order's execution (once per client id) with its fee, and journal it."
+    if any(x["kind"] == "ack" and x.get("cid") == cid for x in self.journal.lines): return
     filled, avg = float(r.get("filled") or 0.0), float(r.get("average") or r.get("price") or 0.0)
-    sign = 1.0 if r.get("side") == "buy" else -1.0
-    fee = 0.0
-    for f in r.get("fees") or ([r["fee"]] if r.get("fee") else []):
-        if f and f.get("cost"):
-            fee += float(f["cost"]) * (avg if f.get("currency") == self.base else 1.0)
-    rec = self.journal.append("ack", fsync=False, cid=cid, id=None if o is None else o.id, order_id=r.get("id"), side=r.get("side"),
-                              filled=filled, average=avg, fee=fee, ts=None if o is None else o.submitted_ts, how=how)
-    self._apply(rec)
-    self.on_event("order_ack", {"cid": cid, "filled": filled, "average": avg, "how": how})
+    fee, source = self._fee(r, avg), "order"
+    if fee is None and filled:                        # an order looked up carries no fills: its trades do
+        try:
+            trades = await self.exchange.fetch_my_trades(self.symbol, params={"orderId": r.get("id")})
+            fee, source = sum(self._fee(t, avg) or 0.0 for t in trades), "trades"
+        except Exception as e:
+            fee, source = 0.0, f"unknown: {_err(e)}"
+            self.on_event("fee_unknown", {"cid": cid, "error": _err(e)})
+    rec = self.journal.append("ack", fsync=False, cid=cid, id=None if o is None else o.id, order_id=r.get("id"),
+                              side=r.get("side"), filled=filled, average=avg, fee=fee or 0.0, fee_source=source,
+                              ts=None if o is None else o.submitted_ts, how=how)
+    self._apply(rec); self._acks += 1
+    self._check_due = True
+    self.on_event("order_ack", {"cid": cid, "filled": filled, "average": avg, "fee": fee or 0.0, "how": how})
 
 @patch
-def _apply(self: CcxtBroker, rec: dict) -> None:
-    "Move position and cash by one journalled execution."
-    self._applied = len(self.journal.lines)
+def _apply(self: CcxtBroker, rec: dict, fill: bool = True) -> None:
+    "Move position and cash by one journalled execution (`fill`: report it to `on_bar` too)."
     if not rec["filled"]: return
     sign = 1.0 if rec["side"] == "buy" else -1.0
     q = sign * rec["filled"] / self.lot
@@ -182,8 +358,8 @@ def _apply(self: CcxtBroker, rec: dict) -> None:
     if abs(new) < 1e-9: new = 0.0
     self.entry_price = average_entry(self.position, new, self.entry_price, rec["average"], flat=0.0)
     self.position = new
-    self._fills.append(Fill(-1 if rec.get("id") is None else rec["id"], q, rec["average"],
-                            rec["fee"] / self.capital if self.capital else 0.0, rec.get("ts") or 0))
+    if fill: self._fills.append(Fill(-1 if rec.get("id") is None else rec["id"], q, rec["average"],
+                                     rec["fee"] / self.capital if self.capital else 0.0, rec.get("ts") or 0))
 
 # %% ../../nbs/17c_live_broker.ipynb #a5f21dac
 @patch
@@ -196,52 +372,111 @@ async def _cancel_ours(self: CcxtBroker) -> int:
     return n
 
 @patch
+def _adjust(self: CcxtBroker, lots: float, price: float) -> None:
+    "Book `lots` at `price` (`foreign_balance='adopt'`, and the `adjust` lines of journals written before issue 21)."
+    new = self.position + lots
+    self.cash -= lots * self.lot * price
+    self.entry_price = average_entry(self.position, new, self.entry_price, price, flat=0.0)
+    self.position = new
+
+@patch
+def _replay(self: CcxtBroker) -> None:
+    "The books from the journal alone, in order; executions the last state snapshot had not seen also go to `on_bar`."
+    if (start := self.journal.start()):
+        self.base_ref, self.capital, self.quote_ref = start["base_ref"], start["capital"], start.get("quote_ref")
+    self.position = self.entry_price = self.cash = self.foreign = self.foreign_quote = 0.0
+    acks = 0
+    for rec in self.journal.lines:
+        if rec["kind"] == "ack": self._apply(rec, fill=acks >= self._acks); acks += 1
+        elif rec["kind"] == "foreign": self.foreign += rec.get("lots", 0.0); self.foreign_quote += rec.get("quote", 0.0)
+        elif rec["kind"] == "adjust": self._adjust(rec["lots"], rec["price"])
+    self._acks = acks
+
+@patch
+async def _compare(self: CcxtBroker, price: float | None, classify: bool, balance: dict | None = None) -> dict | None:
+    "The exchange's balances against the books, and its position against `max_position`; with `classify`, a difference left when every order has an outcome is foreign."
+    try: balance = balance or await self.exchange.fetch_balance()
+    except Exception as e:
+        self.on_event("check_failed", {"error": _err(e)}); return None
+    self._check_due = False
+    total = balance.get("total") or {}
+    base_total, quote_total = float(total.get(self.base) or 0.0), float(total.get(self.quote) or 0.0)
+    if self.base_ref is None: return None                                      # before the first reconcile
+    held = (base_total - self.base_ref) / self.lot - self.foreign             # the bot's position, as the exchange says
+    d = held - self.position
+    cash_d = None if self.quote_ref is None else quote_total - self.quote_ref - self.foreign_quote - self.cash
+    if classify:                                      # every order of ours has an outcome: the rest is not ours
+        self._classify_due = False
+        if abs(d) > 1e-6:
+            info = {"lots": d, "base": d * self.lot, "treatment": self.foreign_mode}
+            if self.foreign_mode == "adopt":
+                self.journal.append("adjust", lots=d, price=price); self._adjust(d, price)
+            else:
+                self.journal.append("foreign", lots=d, quote=0.0, treatment=self.foreign_mode); self.foreign += d
+            self.on_event("foreign_balance", info)
+            if self.foreign_mode == "halt":
+                self._halt(f"{d * self.lot:+.8g} {self.base} on the exchange that the bot did not trade (a deposit or "
+                           "a manual trade?); foreign_balance='halt'")
+        if cash_d is not None and abs(cash_d) > 1e-6 * max(1.0, self.capital or 1.0):
+            self.journal.append("foreign", lots=0.0, quote=cash_d, treatment="exclude"); self.foreign_quote += cash_d
+            self.on_event("cash_mismatch", {"difference": cash_d, "currency": self.quote})
+        held = (base_total - self.base_ref) / self.lot - self.foreign
+    elif abs(d) > 1e-6 and d != self._told_mismatch:
+        self._told_mismatch = d
+        self.on_event("position_mismatch", {"exchange": held, "books": self.position})
+    if max(abs(held), abs(self.position)) > self.max_position + 1e-6:
+        self._halt(f"the exchange holds {held:+.6g} lots for the bot (its books: {self.position:+.6g}), beyond "
+                   f"MAX_POSITION {self.max_position:g}: no more orders; check the account, then restart")
+    return {"exchange_position": held, "base_total": base_total, "quote_total": quote_total,
+            "cash_difference": cash_d}
+
+@patch
 async def reconcile(self: CcxtBroker, price: float) -> dict:
-    "Before trading (start, each reconnect): settle unknown sends, cancel our resting orders, adopt the exchange's position."
+    "Before trading (start, each reconnect): settle sends, rebuild the books from the journal, ask the exchange about every order without an outcome, cancel our resting orders, compare the balances."
+    self.last_price = price
     await self.settle()
-    for rec in self.journal.lines[self._applied:]:            # executions journalled after the last state snapshot
-        if rec["kind"] == "ack": self._apply(rec)
-    self._applied = len(self.journal.lines)
+    if self.journal.recovered and not self._told_recovered:
+        self._told_recovered = True
+        self.on_event("journal_recovered", {"path": str(self.journal.path), "what": self.journal.recovered})
+    self._replay()
     adopted, lost = [], []
     for intent in self.journal.unresolved():
-        found = await self._lookup(intent["cid"])
-        if found is None:
-            self.journal.append("lost", cid=intent["cid"]); lost.append(intent["cid"])   # never reached the exchange
-        else:
-            self._acknowledge(intent["cid"], Order(intent["id"], intent["size"], 0.0, intent["ts"]), found, "reconciled")
-            adopted.append(intent["cid"])
+        cid = intent["cid"]
+        o = self._unknown.get(cid) or Order(intent["id"], intent["size"], 0.0, intent["ts"])
+        try: found = await self._lookup(cid)
+        except Exception as e:                        # still unknown: nothing is sent until a look-up answers
+            self._unknown[cid] = o; self.on_event("lookup_failed", {"cid": cid, "error": _err(e)}); continue
+        self._unknown.pop(cid, None)
+        if found is None:                             # never reached the exchange
+            self.journal.append("lost", cid=cid); self.on_event("order_lost", {"cid": cid}); lost.append(cid)
+        else: await self._book(cid, o, found, "reconciled"); adopted.append(cid)
     cancelled = await self._cancel_ours()
     balance = await self.exchange.fetch_balance()
-    base_total = float(balance.get("total", {}).get(self.base) or 0.0)
-    if self.capital is None: self.capital = self.lot * price
-    if self.base_ref is None:
-        start = next((r for r in self.journal.lines if r["kind"] == "start"), None)
-        if start: self.base_ref, self.capital = start["base_ref"], start["capital"]
-        else:
-            self.base_ref = base_total - self.position * self.lot
-            self.journal.append("start", base_ref=self.base_ref, capital=self.capital, lot=self.lot, symbol=self.symbol)
-    exchange_position = (base_total - self.base_ref) / self.lot
-    report = {"position": self.position, "exchange_position": exchange_position, "adopted": adopted, "lost": lost,
-              "cancelled": cancelled, "base_total": base_total}
-    if abs(exchange_position - self.position) > 1e-6:       # the exchange is right: book the difference at `price`
-        d = exchange_position - self.position
-        self.journal.append("adjust", lots=d, price=price)
-        self.cash -= d * self.lot * price
-        self.entry_price = average_entry(self.position, exchange_position, self.entry_price, price, flat=0.0)
-        self.position = exchange_position
-    self._applied = len(self.journal.lines)
-    self.last_price = price
-    return report
+    if self.journal.start() is None:                  # the first start: today's balances mean position 0, cash 0
+        total = balance.get("total") or {}
+        self.capital = self.lot * price
+        self.base_ref = float(total.get(self.base) or 0.0) - self.position * self.lot
+        self.quote_ref = float(total.get(self.quote) or 0.0) - self.cash
+        self.journal.append("start", **self.binding, base_ref=self.base_ref, quote_ref=self.quote_ref, capital=self.capital)
+    self._classify_due = True
+    checked = await self._compare(price, not self._unknown, balance)
+    self._check_due = self._check_due or bool(self._unknown)
+    return {"position": self.position, **(checked or {}), "adopted": adopted, "lost": lost, "unknown": list(self._unknown),
+            "cancelled": cancelled, "foreign": self.foreign, "foreign_quote": self.foreign_quote,
+            "halt_reason": self.halt_reason, "journal_recovered": self.journal.recovered}
 
 @patch
 def state_dict(self: CcxtBroker) -> dict:
     return {"position": self.position, "entry_price": self.entry_price, "cash": self.cash, "capital": self.capital,
-            "base_ref": self.base_ref, "lot": self.lot, "next_id": self._next_id, "journal_lines": self._applied,
-            "last_price": self.last_price}
+            "base_ref": self.base_ref, "lot": self.lot, "next_id": self._next_id, "journal_acks": self._acks,
+            "foreign": self.foreign, "last_price": self.last_price, "halt_reason": self.halt_reason}
 
 @patch
 def load_state_dict(self: CcxtBroker, s: dict) -> None:
+    "Resume the numbers (`reconcile` rebuilds them from the journal and the exchange before trading)."
     if abs(s["lot"] - self.lot) > 1e-12: raise ValueError(f"the saved broker traded lots of {s['lot']}, not {self.lot}")
     self.position, self.entry_price, self.cash = s["position"], s["entry_price"], s["cash"]
-    self.capital, self.base_ref, self._next_id, self._applied = s["capital"], s["base_ref"], s["next_id"], s["journal_lines"]
-    self.last_price = s.get("last_price")
+    self.capital, self.base_ref, self._next_id = s["capital"], s["base_ref"], s["next_id"]
+    self.foreign, self.last_price = s.get("foreign", 0.0), s.get("last_price")
+    if "journal_acks" in s: self._acks = s["journal_acks"]
+    else: self._acks = sum(r["kind"] == "ack" for r in self.journal.lines[:s.get("journal_lines", 0)])   # older states

@@ -30,6 +30,13 @@ class ExchangeFaults:
     klines_429: list[int] = field(default_factory=list)        # /api/v3/klines requests answered with HTTP 429
     drop_ack: list[int] = field(default_factory=list)          # orders executed, then the connection closed unanswered
     hold_ack: list[int] = field(default_factory=list)          # orders executed, the answer held until `release()`
+    status_unknown: list[int] = field(default_factory=list)    # orders executed, answered HTTP 500 code -1006 (status unknown)
+    status_unknown_unexecuted: list[int] = field(default_factory=list)  # the same answer, the order not executed
+    http_500: list[int] = field(default_factory=list)          # orders answered a bare HTTP 500, not executed
+    orders_429: list[int] = field(default_factory=list)        # orders answered HTTP 429 (rate limit), not executed
+    no_permission: list[int] = field(default_factory=list)     # orders answered -2010 "This account may not place ..."
+    lookup_500: list[int] = field(default_factory=list)        # GET /api/v3/order requests answered HTTP 500 -1001
+    deposits: dict[int, dict[str, float]] = field(default_factory=dict)  # order n -> balances credited just before it
 
 def _num(x: float) -> str: return f"{x:.8f}"
 
@@ -174,7 +181,9 @@ def _routes(self: FakeBinance) -> web.Application:
         p = await _params(request)
         if (e := _signed(request, p)): return e
         if request.method == "GET":
-            count("order GET"); o = find(p)
+            if count("order GET") in self.faults.lookup_500:
+                return _error(500, -1001, "Internal error; unable to process your request. Please try again.")
+            o = find(p)
             return web.json_response(_public(o)) if o else _error(400, -2013, "Order does not exist.")
         if request.method == "DELETE":
             count("order DELETE"); o = find(p)
@@ -192,6 +201,17 @@ def _routes(self: FakeBinance) -> web.Application:
         if request.method == "DELETE":
             for o in mine: o["status"] = "CANCELED"
         return web.json_response([_public(o) for o in mine])
+
+    async def my_trades(request):
+        p = await _params(request)
+        if (e := _signed(request, p)): return e
+        count("myTrades")
+        mine = [o for o in self.orders if "orderId" not in p or str(o["orderId"]) == str(p["orderId"])]
+        return web.json_response([{"symbol": self.symbol, "id": f["tradeId"], "orderId": o["orderId"], "orderListId": -1,
+                                   "price": f["price"], "qty": f["qty"], "quoteQty": _num(float(f["price"]) * float(f["qty"])),
+                                   "commission": f["commission"], "commissionAsset": f["commissionAsset"],
+                                   "time": o["time"], "isBuyer": o["side"] == "BUY", "isMaker": False, "isBestMatch": True}
+                                  for o in mine for f in o["_fills"]])
 
     async def stream(request):
         ws = web.WebSocketResponse(heartbeat=None, max_msg_size=2**20)
@@ -222,6 +242,7 @@ def _routes(self: FakeBinance) -> web.Application:
     app.router.add_get("/api/v3/account", account)
     app.router.add_route("*", "/api/v3/order", order)
     app.router.add_route("*", "/api/v3/openOrders", open_orders)
+    app.router.add_get("/api/v3/myTrades", my_trades)
     app.router.add_get("/ws", stream)
     app.router.add_get("/ws/{stream:.*}", stream)
     return app
@@ -229,9 +250,20 @@ def _routes(self: FakeBinance) -> web.Application:
 def _public(o: dict) -> dict: return {k: v for k, v in o.items() if not k.startswith("_")}
 
 # %% ../../nbs/17a_live_fake_exchange.ipynb #fb0800d3
+def _unknown_status() -> web.Response:
+    return _error(500, -1006, "An unexpected response was received from the message bus. Execution status unknown.")
+
 @patch
 async def _new_order(self: FakeBinance, request: web.Request, p: dict, n: int) -> web.Response:
     "POST /api/v3/order: MARKET orders fill at once at the last price; LIMIT orders rest (NEW) unless marketable."
+    f = self.faults
+    for a, v in f.deposits.get(n, {}).items(): self.balances[a] = self.balances.get(a, 0.0) + v
+    if n in f.http_500: return web.Response(status=500, text="Internal Server Error")
+    if n in f.status_unknown_unexecuted: return _unknown_status()
+    if n in f.orders_429:
+        return _error(429, -1003, "Too many requests; current limit of IP is 6000 request weight per 1 MINUTE.",
+                      **{"Retry-After": "1"})
+    if n in f.no_permission: return _error(400, -2010, "This account may not place or cancel orders.")
     if p.get("symbol") != self.symbol: return _error(400, -1121, "Invalid symbol.")
     side, kind = p.get("side"), p.get("type")
     try: qty = float(p["quantity"])
@@ -264,6 +296,7 @@ async def _new_order(self: FakeBinance, request: web.Request, p: dict, n: int) -
     if n in self.faults.drop_ack:            # executed, but the answer never arrives
         request.transport.close()
         return web.Response(status=500)
+    if n in f.status_unknown: return _unknown_status()   # executed, but the exchange does not say so
     if n in self.faults.hold_ack: await self._released.wait()
     answer = {**_public(o), "fills": o["_fills"]} if p.get("newOrderRespType", "FULL") == "FULL" else _public(o)
     return web.json_response(answer)
