@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--warmup", type=int, default=300, help="closed bars fetched to warm the features up")
     ap.add_argument("--history", help="OHLCV file to warm up from (replay feeds)")
     ap.add_argument("--lot", type=float, default=0.001, help="base currency per lot (1 lot = the model's full position)")
+    ap.add_argument("--foreign-balance", choices=["exclude", "adopt", "halt"], default="exclude",
+                    help="a balance the bot's fills do not explain (a deposit, a manual trade): exclude and report it "
+                         "(default), adopt it as the bot's position, or halt")
     ap.add_argument("--sandbox", action="store_true", help="the exchange's testnet")
     ap.add_argument("--exchange-url", help="send every REST request to this loopback origin (a fake exchange)")
     ap.add_argument("--exchange-ws", help="websocket URL for market data (a fake's; with PAPER_TRADING=false: loopback, beside a loopback --exchange-url)")
@@ -207,7 +210,9 @@ async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict,
                                    ws_url=a.exchange_ws, **keys)
                 _log_retries(ex)
                 feed_src = ExchangeFeed(ex, a.symbol, a.timeframe)
-                if mode != "paper": broker = CcxtBroker(ex, a.symbol, a.lot, journal=_journal_path(a))   # journal checks
+                if mode != "paper": broker = CcxtBroker(ex, a.symbol, a.lot, journal=_journal_path(a),   # journal checks
+                                                        max_position=limits.max_position, timeframe=a.timeframe,
+                                                        foreign_balance=a.foreign_balance)
                 await ex.load_markets()
                 if a.symbol not in ex.markets:
                     near = difflib.get_close_matches(a.symbol, list(ex.markets), 3)

@@ -284,6 +284,9 @@ def on_bar(self: LiveTrader, bar: Bar, received: float | None = None) -> None:
     self.gate.mark_fresh()
     for f in self.broker.on_bar(bar):
         self.fills += 1; self.log.write("fill", **asdict(f))
+    if getattr(self.broker, "halt_reason", "") and not self.gate.halted:   # the broker stopped sending (CcxtBroker: the
+        self.gate.halt(f"broker: {self.broker.halt_reason}")                # exchange's position beyond MAX_POSITION, ...)
+        self.log.write("halt", reason=self.gate.halt_reason, bars=self.bars)
     reward = self._mark_to_market(bar)
     if self._prev is not None and self.adapter: self.adapter.record(*self._prev, reward)
     t = len(self.feed) - 1
