@@ -72,12 +72,34 @@ def sharpe_std(returns) -> float:
     sr, skew, kurt, n = _moments(returns)
     return math.sqrt(max(1 - skew * sr + (kurt - 1) / 4 * sr ** 2, 1e-12) / (n - 1))
 
+# %% ../nbs/05a_statistics.ipynb #e1c55e01
+def excess_returns(returns, benchmark_returns) -> np.ndarray:
+    "`returns` − `benchmark_returns` bar by bar (two Series must share their index; arrays their length)."
+    if hasattr(returns, "index") and hasattr(benchmark_returns, "index") and not returns.index.equals(benchmark_returns.index):
+        raise ValueError("returns and benchmark returns cover different bars: align them first")
+    r, b = np.asarray(returns, float), np.asarray(benchmark_returns, float)
+    if r.shape != b.shape: raise ValueError(f"returns and benchmark returns differ in length: {r.shape} vs {b.shape}")
+    return r - b
+
 # %% ../nbs/05a_statistics.ipynb #27ced6a2
 def probabilistic_sharpe_ratio(returns,                  # per-bar returns
                                benchmark_sharpe: float = 0.0,  # SR*, per bar (divide an annual Sharpe by √bars per year)
+                               benchmark_returns=None,   # a benchmark's per-bar returns over the same bars: PSR of the excess
                               ) -> float:
-    "PSR: probability that the true per-bar Sharpe of `returns` exceeds `benchmark_sharpe`."
+    """PSR: probability that the true per-bar Sharpe of `returns` exceeds `benchmark_sharpe`; with `benchmark_returns`,
+    that the Sharpe of the excess returns `returns` − `benchmark_returns` exceeds it (normally 0)."""
+    if benchmark_returns is not None: returns = excess_returns(returns, benchmark_returns)
     return NormalDist().cdf((_moments(returns)[0] - benchmark_sharpe) / sharpe_std(returns))
+
+# %% ../nbs/05a_statistics.ipynb #5b1e07ad
+def psr_over_blocks(sharpes,   # each block's Sharpe ratio (all in the same units, e.g. annualised)
+                    ses,       # their standard errors, in the same units
+                   ) -> float:
+    "PSR (against 0) of the equal-weighted mean of independent blocks' Sharpe ratios: Φ(mean / (√Σse² / B))."
+    sr, se = np.asarray(sharpes, float), np.asarray(ses, float)
+    if sr.shape != se.shape or sr.size == 0: raise ValueError(f"need as many standard errors as Sharpe ratios (at least one), got {sr.shape} and {se.shape}")
+    if (se <= 0).any(): raise ValueError("standard errors must be positive")
+    return NormalDist().cdf(sr.mean() / (math.sqrt((se ** 2).sum()) / sr.size))
 
 # %% ../nbs/05a_statistics.ipynb #bebe970f
 EULER_GAMMA = 0.5772156649015329   # the Euler–Mascheroni constant γ

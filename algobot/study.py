@@ -15,9 +15,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .config import atomic_write_text
-from .contestants import Contestant, evaluate
+from .contestants import Contestant, baselines, evaluate
 from .metrics import Backtest, periods_per_year
-from .statistics import bootstrap_indices, expected_max_sharpe, per_bar_sharpe, sharpe_std
+from .statistics import (bootstrap_indices, excess_returns, expected_max_sharpe, per_bar_sharpe, psr_over_blocks,
+                                sharpe_std)
 from .tasks import TradingTask
 
 # %% auto #0
@@ -147,50 +148,74 @@ def rank_contestants(frame: pd.DataFrame, metric: str = "sharpe") -> pd.DataFram
     "Rank (1 = best) of each contestant's mean `metric` on each task: tasks × contestants."
     return frame.groupby(["task", "contestant"])[metric].mean().unstack().rank(axis=1, ascending=False)
 
+# %% ../nbs/19_study.ipynb #b10c5e01
+def _block(x: np.ndarray, ann: float, idx: np.ndarray) -> tuple:
+    "(Sharpe, its variance, bootstrap replicates of the Sharpe on the resampled bars `idx`) of one block's returns, annualised by `ann`."
+    return per_bar_sharpe(x) * ann, (sharpe_std(x) * ann) ** 2, per_bar_sharpe(x[idx]) * ann
+
+def _over_blocks(table: dict, c: str, us: list, q: list) -> dict:
+    "Mean Sharpe of contestant `c` over the blocks `us`, its standard error, interval and PSR against 0; NaN if a block is missing."
+    if not us or any((c, u) not in table for u in us): return dict(sr=np.nan, se=np.nan, lo=np.nan, hi=np.nan, psr=np.nan)
+    s, v, b = zip(*(table[c, u] for u in us))
+    lo, hi = np.quantile(np.mean(b, axis=0), q)
+    return dict(sr=float(np.mean(s)), se=math.sqrt(sum(v)) / len(us), lo=lo, hi=hi, psr=psr_over_blocks(s, np.sqrt(v)))
+
 # %% ../nbs/19_study.ipynb #ef2fbb2b
 def summarize(leaderboard: Leaderboard,                # the results
-              benchmark: str = "buy_and_hold",         # contestant the excess Sharpe and PSR are measured against
-              n_trials: int | None = None,             # contestants tried (DSR); None: those summarised, minus `apart`
+              benchmark: str = "buy_and_hold",         # the excess returns, their Sharpe and the PSR are measured against it
+              n_trials: int | None = None,             # trials tried (the DSR's N); None: learned contestants + `tuning_trials`
               apart: Sequence[str] = ("oracle",),      # shown but not ranked or counted as trials (a ceiling)
               level: float = 0.95, n_boot: int = 1000, block: float | None = None, seed: int = 0,  # the bootstrap
+              tuning_trials: int = 0,                  # trials of the hyper-parameter search (`algobot.tune.tuning_trials`)
              ) -> pd.DataFrame:
-    "One row per contestant: mean metrics, Sharpe and excess-Sharpe intervals, PSR against `benchmark`, DSR, mean rank."
+    """One row per contestant: its `kind`, mean metrics, Sharpe and the Sharpe of its excess returns over `benchmark`
+    with their intervals, the PSR of the excess returns, the DSR over the trials tried and the mean rank.
+    Columns that need per-bar returns are NaN for a contestant whose returns are missing."""
     frame = leaderboard.frame()
     if benchmark not in set(frame.contestant): raise ValueError(f"benchmark {benchmark!r} is not in the leaderboard")
+    def returns(row):
+        try: return leaderboard.returns(_key(row))
+        except FileNotFoundError: return None
     units = frame[["task", "fold"]].drop_duplicates().sort_values(["task", "fold"]).itertuples(index=False)
-    sr, var, reps = {}, {}, {}   # (contestant, unit) -> mean Sharpe, its variance, bootstrap replicates (annualised)
+    sr, own, exc = {}, {}, {}   # (contestant, block) -> mean Sharpe; `_block` of its returns, of its excess returns (seeds averaged)
     for u, (task, fold) in enumerate(units):
         rows = frame[(frame.task == task) & (frame.fold == fold)]
-        idx = None
+        if benchmark not in set(rows.contestant): continue
+        bench = {int(r.seed): returns(r) for _, r in rows[rows.contestant == benchmark].iterrows()}
+        cache = {}   # the same resampled bars for every contestant of the block (per length)
+        idx = lambda n: cache.setdefault(n, bootstrap_indices(n, n_boot, block, seed=seed + u) if n > 1 else None)
         for c, grp in rows.groupby("contestant"):
-            s, v, b = [], [], []
+            sr[c, u], o, e = grp.sharpe.mean(), [], []
             for _, row in grp.iterrows():
-                x = leaderboard.returns(_key(row)).to_numpy()
-                if idx is None or idx.shape[1] != len(x): idx = bootstrap_indices(len(x), n_boot, block, seed=seed + u)
+                x = returns(row)
+                if x is None: break
                 ann = math.sqrt(row.bars_per_year)
-                s.append(row.sharpe); v.append((sharpe_std(x) * ann) ** 2); b.append(per_bar_sharpe(x[idx]) * ann)
-            sr[c, u], var[c, u], reps[c, u] = np.mean(s), np.mean(v), np.mean(b, axis=0)
-    names = list(dict.fromkeys(frame.contestant))
-    q = [(1 - level) / 2, (1 + level) / 2]
+                o.append(_block(x.to_numpy(), ann, idx(len(x))))
+                xb = bench.get(int(row.seed), bench[min(bench)])   # the benchmark (its same seed if it has it) ...
+                if xb is not None:                                 # ... on the bars both traded (an episode may end early)
+                    x, xb = x.align(xb, join="inner")
+                    e.append(_block(excess_returns(x, xb), ann, idx(len(x))))
+            else:   # every seed's returns are there
+                own[c, u] = tuple(np.mean(z, axis=0) for z in zip(*o))
+                if len(e) == len(o): exc[c, u] = tuple(np.mean(z, axis=0) for z in zip(*e))
+    q, known = [(1 - level) / 2, (1 + level) / 2], set(baselines())
+    kind = lambda c: "benchmark" if c == benchmark else "apart" if c in apart else "baseline" if c in known else "learned"
     out = []
-    for c in names:
-        us = [u for (cc, u) in sr if cc == c and (benchmark, u) in sr]
-        m, se = np.mean([sr[c, u] for u in us]), math.sqrt(sum(var[c, u] for u in us)) / len(us)
-        boot = np.mean([reps[c, u] for u in us], axis=0)
-        excess = boot - np.mean([reps[benchmark, u] for u in us], axis=0)
-        sub = frame[frame.contestant == c]
-        out.append({"contestant": c, "results": len(sub), "tasks": sub.task.nunique(), "folds": sub.fold.nunique(),
-                    "sharpe": m, "sharpe_lo": np.quantile(boot, q[0]), "sharpe_hi": np.quantile(boot, q[1]),
-                    "excess_sharpe": m - np.mean([sr[benchmark, u] for u in us]),
-                    "excess_lo": np.quantile(excess, q[0]), "excess_hi": np.quantile(excess, q[1]),
-                    **sub[["sortino", "total_return", "max_drawdown", "turnover"]].mean().to_dict(),
-                    "sharpe_se": se, "benchmark_sharpe": np.mean([sr[benchmark, u] for u in us]), "apart": c in apart})
+    for c in dict.fromkeys(frame.contestant):
+        us, sub = [u for (cc, u) in sr if cc == c], frame[frame.contestant == c]
+        m, b_sr = np.mean([sr[c, u] for u in us]), np.mean([sr[benchmark, u] for u in us])
+        a, x = _over_blocks(own, c, us, q), _over_blocks(exc, c, us, q)
+        out.append({"contestant": c, "kind": kind(c), "results": len(sub), "tasks": sub.task.nunique(), "folds": sub.fold.nunique(),
+                    "sharpe": m, "sharpe_lo": a["lo"], "sharpe_hi": a["hi"], "sharpe_se": a["se"],
+                    "excess_sharpe": x["sr"], "excess_lo": x["lo"], "excess_hi": x["hi"], "excess_se": x["se"], "psr": x["psr"],
+                    "sharpe_diff": m - b_sr, "benchmark_sharpe": b_sr,
+                    **sub[["sortino", "total_return", "max_drawdown", "turnover"]].mean().to_dict()})
     s = pd.DataFrame(out).set_index("contestant")
-    trials = s[~s.apart]
-    n = n_trials or len(trials)
-    s["psr"] = [NormalDist().cdf((r.sharpe - r.benchmark_sharpe) / r.sharpe_se) for r in s.itertuples()]
-    s["dsr_threshold"] = expected_max_sharpe(n, float(trials.sharpe.var(ddof=1)) if len(trials) > 1 else 0.0)
-    s["dsr"] = [NormalDist().cdf((r.sharpe - r.dsr_threshold) / r.sharpe_se) for r in s.itertuples()]
+    learned = s[s.kind == "learned"]   # the trials: one configuration each, their Sharpe averaged over blocks and seeds
+    n = n_trials if n_trials is not None else len(learned) + tuning_trials
+    s["dsr_threshold"] = expected_max_sharpe(n, float(learned.sharpe.var(ddof=1)) if len(learned) > 1 else 0.0) if n else np.nan
+    s["dsr"] = [NormalDist().cdf((r.sharpe - r.dsr_threshold) / r.sharpe_se) if r.kind == "learned" else np.nan
+                for r in s.itertuples()]
     s["n_trials"] = n
     s["mean_rank"] = rank_contestants(frame[~frame.contestant.isin(apart)]).mean().reindex(s.index)
     return s.sort_values("sharpe", ascending=False)
@@ -198,30 +223,36 @@ def summarize(leaderboard: Leaderboard,                # the results
 # %% ../nbs/19_study.ipynb #234b2e9e
 def verdict(summary: pd.DataFrame, benchmark: str = "buy_and_hold", level: float = 0.95, threshold: float = 0.95) -> str:
     "A short paragraph generated from `summarize`'s numbers."
-    s, ctx = summary, summary[~summary.apart]
+    s, ctx = summary, summary[summary.kind != "apart"]
     pct = f"{level:.0%}"
-    fmt = lambda c: (f"{c} (excess Sharpe {s.excess_sharpe[c]:+.2f}, {pct} CI [{s.excess_lo[c]:+.2f}, "
+    fmt = lambda c: (f"{c} (Sharpe of excess returns {s.excess_sharpe[c]:+.2f}, {pct} CI [{s.excess_lo[c]:+.2f}, "
                      f"{s.excess_hi[c]:+.2f}], PSR {s.psr[c]:.2f})")
-    names = lambda cs: ", ".join(fmt(c) for c in cs) if len(cs) else ""
+    names = lambda cs: ", ".join(fmt(c) for c in cs)
     others = ctx.drop(index=benchmark, errors="ignore")
-    beat, worse = others.index[others.excess_lo > 0], others.index[others.excess_hi < 0]
-    sure, deflated = others.index[others.psr > threshold], others.index[others.dsr > threshold]
+    beat, worse, missing = others.index[others.excess_lo > 0], others.index[others.excess_hi < 0], others.index[others.psr.isna()]
+    sure, learned = others.index[others.psr > threshold], s[s.kind == "learned"]
+    deflated = learned.index[learned.dsr > threshold]
     out = [f"Over {int(s.tasks.max())} task(s) × {int(s.folds.max())} walk-forward fold(s), {benchmark} has a mean "
            f"annualised Sharpe of {s.sharpe[benchmark]:.2f} "
-           f"({pct} CI [{s.sharpe_lo[benchmark]:.2f}, {s.sharpe_hi[benchmark]:.2f}])."]
-    out.append(f"Beat {benchmark} with the {pct} CI of the excess Sharpe above zero: {names(beat)}." if len(beat) else
-               f"No contestant beat {benchmark} with the {pct} CI of its excess Sharpe above zero.")
-    out.append(f"PSR against {benchmark} above {threshold}: {', '.join(sure)}." if len(sure) else
-               f"No contestant has a PSR against {benchmark} above {threshold}.")
+           f"({pct} CI [{s.sharpe_lo[benchmark]:.2f}, {s.sharpe_hi[benchmark]:.2f}]). A contestant's excess returns are its "
+           f"returns minus {benchmark}'s, bar by bar; their Sharpe ratio is what it adds, net of what it shares with {benchmark}."]
+    out.append(f"Beat {benchmark}, with the {pct} CI of the Sharpe of the excess returns above zero: {names(beat)}." if len(beat)
+               else f"No contestant beat {benchmark} with the {pct} CI of the Sharpe of its excess returns above zero.")
+    out.append(f"PSR against {benchmark} (the probability that the true Sharpe of the excess returns is above zero) "
+               + (f"above {threshold}: {', '.join(sure)}." if len(sure) else f"above {threshold}: none."))
     if len(worse): out.append(f"Worse than {benchmark}, CI below zero: {names(worse)}.")
-    n, sr0 = int(s.n_trials.iloc[0]), s.dsr_threshold.iloc[0]
-    out.append(f"Deflated for {n} trials (Sharpe {sr0:.2f} expected from the best by luck), DSR above {threshold}: "
-               f"{', '.join(deflated) if len(deflated) else 'none'}.")
+    if len(missing): out.append(f"Per-bar returns missing, so no excess returns, PSR or DSR: {', '.join(missing)}.")
+    n, sr0, k = int(s.n_trials.iloc[0]), s.dsr_threshold.iloc[0], len(learned)
+    if n and not np.isnan(sr0):
+        tried = f"{k} learned configuration(s)" + (f" + {n - k} tuning trial(s)" if n > k else "")
+        out.append(f"Deflated for the {n} trials tried ({tried}; baselines are not trials): the best of them would show a "
+                   f"Sharpe of {sr0:.2f} by luck alone; learned contestants with a DSR above {threshold}: "
+                   f"{', '.join(deflated) if len(deflated) else 'none'}.")
     best = ctx.mean_rank.idxmin()
     out.append(f"Best mean rank over tasks: {best} ({ctx.mean_rank[best]:.1f} of {len(ctx)}).")
-    if s.apart.any():
+    if (s.kind == "apart").any():
         out.append("Apart, as ceilings (they see the future, so they are not contestants): "
-                   + ", ".join(f"{c} with a Sharpe of {s.sharpe[c]:.2f}" for c in s.index[s.apart]) + ".")
+                   + ", ".join(f"{c} with a Sharpe of {s.sharpe[c]:.2f}" for c in s.index[s.kind == "apart"]) + ".")
     return " ".join(out)
 
 # %% ../nbs/19_study.ipynb #0d4a000f
@@ -261,11 +292,11 @@ def plot_excess_heatmap(frame: pd.DataFrame, benchmark: str = "buy_and_hold", ap
 
 # %% ../nbs/19_study.ipynb #e4ce116e
 def plot_ci(summary: pd.DataFrame, ax=None):
-    "Excess Sharpe over the benchmark per contestant, with its bootstrap interval as whiskers."
-    s = summary.sort_values("excess_sharpe")
+    "Sharpe of the excess returns over the benchmark per contestant, with its paired bootstrap interval as whiskers."
+    s = summary.dropna(subset=["excess_sharpe"]).sort_values("excess_sharpe")
     ax = ax or plt.subplots(figsize=(6, 0.4 * len(s) + 1))[1]
     y = np.arange(len(s))
     ax.errorbar(s.excess_sharpe, y, xerr=[s.excess_sharpe - s.excess_lo, s.excess_hi - s.excess_sharpe], fmt="o", capsize=3)
-    ax.set_yticks(y, [f"{c} (apart)" if a else c for c, a in zip(s.index, s.apart)], fontsize=8)
-    ax.axvline(0, color="k", lw=0.5); ax.set_xlabel("annualised Sharpe minus the benchmark's", fontsize=8)
+    ax.set_yticks(y, [f"{c} (apart)" if k == "apart" else c for c, k in zip(s.index, s.kind)], fontsize=8)
+    ax.axvline(0, color="k", lw=0.5); ax.set_xlabel("annualised Sharpe of the excess returns over the benchmark", fontsize=8)
     return ax
