@@ -73,6 +73,7 @@ def obs_dim(window: int = 32, indicators: Sequence[str] = DEFAULT_INDICATORS) ->
 # %% ../nbs/04_env.ipynb #dcc2ed8a
 def _clip32(x) -> np.ndarray: return np.clip(np.asarray(x, dtype=float), -OBS_CLIP, OBS_CLIP).astype(np.float32)
 
+# %% ../nbs/04_env.ipynb #8afa1975
 class FeatureRows:
     """Feature rows `[the last window scaled returns | k per-bar columns]` (n, window + k) float32, clipped to
     ±OBS_CLIP, NaN where undefined — stored as one return and k columns a bar; a row's window is a zero-copy view."""
@@ -134,7 +135,6 @@ class FeatureRows:
 
     def __repr__(self) -> str:
         return f"FeatureRows({self._n} rows x {self._nf}: window {self.window} + {self._nf - self.window} columns, {self.nbytes / 2**20:.1f} MiB)"
-
 
 # %% ../nbs/04_env.ipynb #e9577cff
 @patch
@@ -264,6 +264,7 @@ DISCRETE_TARGETS = (-1.0, 0.0, 1.0)  # sell / hold / buy
 _TARGET_VECTORS = {t: np.array([t], np.float32) for t in DISCRETE_TARGETS}  # shared, read-only action vectors
 for _v in _TARGET_VECTORS.values(): _v.flags.writeable = False
 
+# %% ../nbs/04_env.ipynb #53eb6050
 class TradingEnv(gym.Env):
     """Trade one instrument on OHLCV bars; Gymnasium API.
 

@@ -197,6 +197,7 @@ def _plan_columns(names: list[str],     # column names as shown (header text, or
                "timestamp_format": fmt, "ignored": [names[i] for i in ignored], "notes": notes}
     return {"mapping": mapping, "cols": cols, "kind": kind}
 
+# %% ../nbs/00a_layouts.ipynb #eeedec14
 def _notes(names: list[str], keys: list[str], cols: dict, ignored: list[int], tick: list[int], real: list[int],
            layout: str) -> list[str]:
     "What a mapping leaves out or assumes, in words."

@@ -57,6 +57,7 @@ def _parse_line(raw: bytes) -> tuple[dict | None, str]:
     if crc != _crc(rec): return None, f"checksum mismatch (stored {crc}, payload {_crc(rec)})"
     return rec, "ok"
 
+# %% ../../nbs/17c_live_broker.ipynb #39280242
 class OrderJournal:
     "Append-only JSONL of order intents and outcomes; each line carries the CRC32 of its payload."
     def __init__(self, path: str | Path | None):
@@ -300,6 +301,7 @@ async def _send(self: CcxtBroker, o: Order, cid: str, first_ask: bool = False, i
         self.on_event("order_rejected", {"cid": cid, "error": last, "fault": "wait"})
     self._check_due = True
 
+# %% ../../nbs/17c_live_broker.ipynb #048451d6
 @patch
 async def _resolve(self: CcxtBroker) -> None:
     "Ask the exchange about each send whose outcome is unknown: found is booked, absent is lost, no answer stays unknown."
@@ -347,6 +349,7 @@ async def _book(self: CcxtBroker, cid: str, o: Order | None, r: dict, how: str) 
     self._check_due = True
     self.on_event("order_ack", {"cid": cid, "filled": filled, "average": avg, "fee": fee or 0.0, "how": how})
 
+# %% ../../nbs/17c_live_broker.ipynb #5f0f4be5
 @patch
 def _apply(self: CcxtBroker, rec: dict, fill: bool = True) -> None:
     "Move position and cash by one journalled execution (`fill`: report it to `on_bar` too)."
@@ -392,6 +395,7 @@ def _replay(self: CcxtBroker) -> None:
         elif rec["kind"] == "adjust": self._adjust(rec["lots"], rec["price"])
     self._acks = acks
 
+# %% ../../nbs/17c_live_broker.ipynb #5b870cd7
 @patch
 async def _compare(self: CcxtBroker, price: float | None, classify: bool, balance: dict | None = None) -> dict | None:
     "The exchange's balances against the books, and its position against `max_position`; with `classify`, a difference left when every order has an outcome is foreign."
@@ -430,6 +434,7 @@ async def _compare(self: CcxtBroker, price: float | None, classify: bool, balanc
     return {"exchange_position": held, "base_total": base_total, "quote_total": quote_total,
             "cash_difference": cash_d}
 
+# %% ../../nbs/17c_live_broker.ipynb #a308e5d5
 @patch
 async def reconcile(self: CcxtBroker, price: float) -> dict:
     "Before trading (start, each reconnect): settle sends, rebuild the books from the journal, ask the exchange about every order without an outcome, cancel our resting orders, compare the balances."

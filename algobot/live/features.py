@@ -222,6 +222,7 @@ def _restore(obj, state: dict) -> None:
         elif hasattr(cur, "__dict__"): _restore(cur, s)
         else: setattr(obj, k, s)
 
+# %% ../../nbs/13_live_features.ipynb #90e9c51a
 class IncrementalFeatures:
     "`compute_features`, one bar at a time: the same rows for every indicator of `algobot.env.INDICATORS`."
     def __init__(self, window: int = 32,                                # returns in the observation window

@@ -56,6 +56,7 @@ def _hooked(base: type) -> type:
     Exchange.__name__ = Exchange.__qualname__ = base.__name__
     return Exchange
 
+# %% ../../nbs/17b_live_market.ipynb #811d814c
 def make_exchange(name: str = "binance",                 # a ccxt exchange id
                   api_key: str | None = None,            # None: public data only
                   secret: str | None = None,
@@ -82,7 +83,6 @@ def make_exchange(name: str = "binance",                 # a ccxt exchange id
         ws = ex.urls["api"].get("ws")
         ex.urls["api"]["ws"] = {k: (ws_url if isinstance(v, str) else v) for k, v in ws.items()} if isinstance(ws, dict) else ws_url
     return ex
-
 
 # %% ../../nbs/17b_live_market.ipynb #ca9aa4d5
 def instrument_name(symbol: str) -> str:

@@ -164,6 +164,7 @@ def _check_start(a: argparse.Namespace, binding: dict) -> tuple[dict | None, Any
     try: return LiveTrader.read_state(a.state, binding), history
     except ValueError as e: fail(_one_line(e))
 
+# %% ../../nbs/17d_live_service.ipynb #d6bad77c
 def _startup_problem(e: BaseException, a: argparse.Namespace) -> str:
     "An exception raised while starting, as the line the operator reads (what, and the fix)."
     import ccxt
@@ -262,6 +263,7 @@ async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict,
     finally:
         if ex is not None: await ex.close()
 
+# %% ../../nbs/17d_live_service.ipynb #92d5e027
 async def _run(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict, saved: dict | None,
                history) -> tuple[LiveTrader | None, list[str]]:
     "`_serve` with SIGINT/SIGTERM wired (see *Stopping*); the trader (None: stopped during start-up) and the signals."
@@ -288,7 +290,6 @@ async def _run(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict, s
     finally:
         for sig in installed: loop.remove_signal_handler(sig)
     return trading.get("trader"), signals
-
 
 # %% ../../nbs/17d_live_service.ipynb #a55efd90
 def main(argv: Sequence[str] | None = None) -> int:

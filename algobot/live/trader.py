@@ -186,6 +186,7 @@ def _remove_stray_temps(self: LiveTrader) -> list[Path]:
         self.log.write("state_temp_removed", files=[f.name for f in stray])
     return stray
 
+# %% ../../nbs/17_live_trader.ipynb #7b6c9b53
 @patch
 def _load_state(self: LiveTrader, s: dict) -> None:
     self.broker.load_state_dict(s["broker"]); self.gate.load_state_dict(s["gate"])
@@ -326,6 +327,7 @@ def _mark_to_market(self: LiveTrader, bar: Bar) -> float:
                    drawdown=self.account.drawdown)
     return (eq - prev_eq) * self.env.reward_scale
 
+# %% ../../nbs/17_live_trader.ipynb #c26c8cbe
 @patch
 def _rl2_obs(self: LiveTrader, obs, reward):
     "The RL² input: the observation plus the previous action, the reward and the first-step flag (as in training)."
