@@ -406,6 +406,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                               'algobot/live/fake_exchange.py'),
                                             'algobot.live.fake_exchange.FakeBinance.ws_url': ( 'live_fake_exchange.html#fakebinance.ws_url',
                                                                                                'algobot/live/fake_exchange.py'),
+                                            'algobot.live.fake_exchange._corrupt': ( 'live_fake_exchange.html#_corrupt',
+                                                                                     'algobot/live/fake_exchange.py'),
                                             'algobot.live.fake_exchange._error': ( 'live_fake_exchange.html#_error',
                                                                                    'algobot/live/fake_exchange.py'),
                                             'algobot.live.fake_exchange._num': ( 'live_fake_exchange.html#_num',

@@ -34,6 +34,7 @@ from helpers import ROOT, subprocess_env, wait_for  # noqa: E402
 HISTORY, MARKET, LOT, MAX_POSITION = 400, 3000, 0.5, 1.0
 START = {"BTC": 10.0, "USDT": 1_000_000.0}
 CASH_TOL = 1e-6                                     # quote currency per execution (8-decimal rounding of the fake's strings)
+FINAL_BARS = 5                                      # bars the last run (after the kills) trades at least
 SPEED = 40.0                                        # kline messages per second (updates_per_bar=1: 20 bars/s)
 UNKNOWN_FEE = 0.01                                  # bound on a fee the journal could not learn, per quote traded
 OUTCOME_EVENTS = ("order_ack", "order_rejected", "order_lost")
@@ -42,27 +43,30 @@ OUTCOME_EVENTS = ("order_ack", "order_rejected", "order_lost")
 ORDER_FAULTS = ("status_unknown", "status_unknown_unexecuted", "http_500", "orders_429", "no_permission")
 KINDS = ("kill_bar", "kill_order", *ORDER_FAULTS, "storm_429", "lookup_500", "klines_429", "bad_candle",
          "dup_candles", "torn_journal", "deposit")
-BAD_CANDLES = ("nan", "zero", "negative", "high_low", "malformed")
+BAD_CANDLES = ("nan", "zero", "negative", "high_low", "malformed")   # ExchangeFaults.bad_klines (17a)
 
 
 def schedule(seed: int, bars: int = 40) -> dict:
-    "A few faults drawn from `seed` (2 to 4 kinds; order faults at order numbers 1-8, kills within the first bars)."
+    "A few faults drawn from `seed` (2 to 4 kinds; order faults at order numbers 1-9, kills within the first bars)."
     rng = random.Random(seed)
     kinds = rng.sample(KINDS, rng.randint(2, 4))
-    if "torn_journal" in kinds and not {"kill_bar", "kill_order"} & set(kinds):
-        kinds.append(rng.choice(["kill_bar", "kill_order"]))          # a torn write needs a kill before it
+    if "torn_journal" in kinds and "kill_bar" not in kinds:
+        kinds.append("kill_bar")          # a torn write needs a kill before it (after kill_order, the last line is
+                                          # the held order's intent, fsynced before the send: never torn)
     faults, used = [], set()                                          # order numbers taken (one fault per order)
     def order_no(lo=1, hi=8):
-        free = [n for n in range(lo, hi + 1) if n not in used]
+        free = [n for n in range(lo, hi + 1) if n not in used] or [n for n in range(hi + 1, 30) if n not in used]
         n = rng.choice(free); used.add(n); return n
-    for k in kinds:
-        if k == "kill_bar": faults.append({"kind": k, "bar": rng.randint(3, max(4, bars // 2))})
+    # no_permission halts the broker: no order after it is sent, so it comes after every other order fault
+    for k in sorted(kinds, key=lambda k: k == "no_permission"):
+        if k == "no_permission": faults.append({"kind": k, "order": order_no(max(used, default=0) + 1, 9)})
+        elif k == "kill_bar": faults.append({"kind": k, "bar": rng.randint(3, max(4, bars // 2))})
         elif k == "kill_order": faults.append({"kind": k, "order": order_no(1, 5)})
         elif k in ORDER_FAULTS: faults.append({"kind": k, "order": order_no()})
         elif k == "storm_429":
             n = order_no(1, 6); run = [n + i for i in range(rng.randint(2, 4)) if n + i not in used]
             used.update(run); faults.append({"kind": k, "orders": run})
-        elif k == "lookup_500": faults.append({"kind": k, "requests": sorted(rng.sample(range(1, 6), rng.randint(1, 3)))})
+        elif k == "lookup_500": faults.append({"kind": k, "requests": sorted(rng.sample(range(1, 4), rng.randint(1, 2)))})
         elif k == "klines_429": faults.append({"kind": k, "requests": [1] if rng.random() < 0.5 else [2, 3]})
         elif k == "bad_candle":
             faults.append({"kind": k, "klines": {rng.randint(2, bars): rng.choice(BAD_CANDLES)
@@ -88,38 +92,8 @@ def _exchange_faults(sched: dict):
         elif k == "kill_order": f.hold_ack.append(x["order"])
         elif k == "dup_candles": f.duplicate_every, f.out_of_order_every = x["duplicate_every"], x["out_of_order_every"]
         elif k == "deposit": f.deposits.setdefault(x["order"], {}).update(x["assets"])
+        elif k == "bad_candle": f.bad_klines.update(x["klines"])
     return f
-
-
-def _chaos_exchange(bars, faults, bad_klines: dict[int, str]):
-    "A FakeBinance whose n-th closed kline on the websocket is corrupted as `bad_klines[n]` says (REST stays right)."
-    from algobot.live.fake_exchange import FakeBinance
-
-    class ChaosBinance(FakeBinance):
-        def __init__(self, *a, bad: dict[int, str], **kw):
-            super().__init__(*a, **kw)
-            self.bad, self.closed_sent, self._rest, self.corrupted = bad, 0, False, []
-
-        def _rest_kline(self, b):
-            self._rest = True
-            try: return super()._rest_kline(b)
-            finally: self._rest = False
-
-        def _kline(self, b, closed, part=1.0):
-            k = super()._kline(b, closed, part)
-            if not closed or self._rest: return k
-            self.closed_sent += 1
-            how = self.bad.get(self.closed_sent)
-            if how == "nan": k["c"] = "NaN"
-            elif how == "zero": k.update(o="0.00000000", h="0.00000000", l="0.00000000", c="0.00000000")
-            elif how == "negative": k["l"] = "-" + k["l"]
-            elif how == "high_low": k["h"], k["l"] = k["l"], f"{float(k['h']) + 1:.8f}"
-            elif how == "malformed": k["c"] = "12,3.4"
-            if how: self.corrupted.append((self.closed_sent, how))
-            return k
-
-    return ChaosBinance(bars, history=HISTORY, speed=SPEED, updates_per_bar=1, faults=faults, bad=bad_klines,
-                        balances=dict(START))
 
 
 def make_checkpoint(workdir: Path) -> tuple:
@@ -164,16 +138,20 @@ def _bars(path: Path) -> int:
     except OSError: return 0
 
 
-def tear(journal: Path, keep: float) -> str | None:
-    "Cut the journal's last line mid-record (keep that fraction of it, no newline): a write torn by the crash."
+def tear(journal: Path, keep: float, executed: set[str]) -> str | None:
+    """Cut the journal's last line mid-record (keep that fraction of it, no newline): a write torn by the crash.
+    Only a write that may have been under way at the crash is torn: not the intent of an order the exchange has
+    (`executed`: client ids), since CcxtBroker fsyncs an intent before it sends the order."""
     if not journal.exists(): return None
     data = journal.read_bytes()
     lines = data.split(b"\n")
     if len(lines) < 2 or not lines[-2]: return None
     last = lines[-2]
+    rec = json.loads(last)
+    if rec.get("kind") == "intent" and rec.get("cid") in executed: return None
     cut = max(1, min(len(last) - 1, int(len(last) * keep)))
     journal.write_bytes(data[:len(data) - len(last) - 1] + last[:cut])
-    return json.loads(last).get("kind")
+    return rec.get("kind")
 
 
 @dataclass
@@ -202,9 +180,10 @@ def run_schedule(seed: int, workdir: str | Path, bars: int = 40, checkpoint: tup
     work.mkdir(parents=True, exist_ok=True)
     for f in ("state.json", "state.json.orders.jsonl", "live.jsonl", "out.txt"): (work / f).unlink(missing_ok=True)
     df, ckpt = checkpoint or make_checkpoint(Path(workdir))
+    from algobot.live.fake_exchange import FakeBinance
     by = {x["kind"]: x for x in sched["faults"]}
-    bad = by.get("bad_candle", {}).get("klines", {})
-    fake = _chaos_exchange(df, _exchange_faults(sched), bad).start_in_thread()
+    fake = FakeBinance(df, history=HISTORY, speed=SPEED, updates_per_bar=1, faults=_exchange_faults(sched),
+                       balances=dict(START)).start_in_thread()
     log, journal = work / "live.jsonl", work / "state.json.orders.jsonl"
     injected, notes, p, outs = Counter(), [], None, []
     out = open(work / "out.txt", "a")
@@ -225,10 +204,12 @@ def run_schedule(seed: int, workdir: str | Path, bars: int = 40, checkpoint: tup
             injected[kind] += kind == "kill_bar" or posts() >= x["order"]
             if kind == "kill_order": fake.release()
             if "torn_journal" in by and not injected["torn_journal"]:
-                if tear(journal, by["torn_journal"]["keep"]) is not None: injected["torn_journal"] += 1
+                if tear(journal, by["torn_journal"]["keep"], {o["clientOrderId"] for o in fake.orders}) is not None:
+                    injected["torn_journal"] += 1
         out.flush(); final_at = (work / "out.txt").stat().st_size
         p = _start(fake, ckpt, work, out)
-        wait_for(lambda: _bars(log) >= bars or p.poll() is not None, f"{bars} bars", timeout)
+        least = max(bars, _bars(log) + FINAL_BARS)                     # the last run trades too, whatever came before
+        wait_for(lambda: _bars(log) >= least or p.poll() is not None, f"{least} bars", timeout)
         p.send_signal(signal.SIGTERM)
         rc = p.wait(120)
         out.flush()
@@ -238,19 +219,20 @@ def run_schedule(seed: int, workdir: str | Path, bars: int = 40, checkpoint: tup
         out.close()
         fake.stop_thread()
     n_post, n_get = posts(), fake.requests.get("order GET", 0)
+    streamed = fake.closed - HISTORY                                   # closed klines the stream sent (no drops here)
     for x in sched["faults"]:
         k = x["kind"]
         if k in ORDER_FAULTS: injected[k] += n_post >= x["order"]
         elif k == "storm_429": injected[k] += sum(n_post >= n for n in x["orders"]) >= 2
         elif k == "lookup_500": injected[k] += sum(n_get >= n for n in x["requests"])
         elif k == "klines_429": injected[k] += sum(fake.requests.get("klines", 0) >= n for n in x["requests"])
-        elif k == "dup_candles": injected[k] += fake.closed_sent >= min(x["duplicate_every"], x["out_of_order_every"])
+        elif k == "dup_candles": injected[k] += streamed >= min(x["duplicate_every"], x["out_of_order_every"])
+        elif k == "bad_candle": injected[k] += sum(streamed >= n for n in x["klines"])
     deposits = {a: 0.0 for a in START}
     for n, assets in fake.faults.deposits.items():
         if n_post >= n:
             injected["deposit"] += 1
             for a, v in assets.items(): deposits[a] += v
-    injected["bad_candle"] += len(fake.corrupted)
     from algobot.live.broker import OrderJournal
     state = json.loads((work / "state.json").read_text()) if (work / "state.json").exists() else None
     record = {"lot": LOT, "max_position": MAX_POSITION, "start": dict(START), "deposits": deposits,
