@@ -23,7 +23,7 @@ The invariants (`check`, on a run record — what the fake exchange, the journal
 - `clean_exit`:      the last run, stopped by SIGTERM, exits 0 without a traceback or an unretrieved task exception.
 """
 from __future__ import annotations
-import argparse, json, os, random, signal, subprocess, sys, time
+import argparse, json, logging, random, signal, subprocess, sys, time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,7 +185,7 @@ def run_schedule(seed: int, workdir: str | Path, bars: int = 40, checkpoint: tup
     fake = FakeBinance(df, history=HISTORY, speed=SPEED, updates_per_bar=1, faults=_exchange_faults(sched),
                        balances=dict(START)).start_in_thread()
     log, journal = work / "live.jsonl", work / "state.json.orders.jsonl"
-    injected, notes, p, outs = Counter(), [], None, []
+    injected, notes, p = Counter(), [], None
     out = open(work / "out.txt", "a")
     def posts(): return fake.requests.get("order POST", 0)
     try:
@@ -234,6 +234,7 @@ def run_schedule(seed: int, workdir: str | Path, bars: int = 40, checkpoint: tup
             injected["deposit"] += 1
             for a, v in assets.items(): deposits[a] += v
     from algobot.live.broker import OrderJournal
+    logging.getLogger("algobot.live.broker").setLevel(logging.ERROR)   # a torn line left by a failed run: checked below
     state = json.loads((work / "state.json").read_text()) if (work / "state.json").exists() else None
     record = {"lot": LOT, "max_position": MAX_POSITION, "start": dict(START), "deposits": deposits,
               "balances": dict(fake.balances), "orders": [{k: v for k, v in o.items() if k != "_fills"} | {"fills": o["_fills"]}
@@ -316,6 +317,8 @@ def main(argv=None) -> int:
     ap.add_argument("--bars", type=int, default=40, help="bars each schedule trades (all runs together)")
     ap.add_argument("--workdir", default="/tmp/algobot-chaos")
     a = ap.parse_args(argv)
+    def interrupted(sig, frame): raise KeyboardInterrupt   # SIGTERM: the running schedule's `finally` kills its service
+    signal.signal(signal.SIGTERM, interrupted)
     seed0 = a.seed if a.seed is not None else a.seed0
     work = Path(a.workdir); work.mkdir(parents=True, exist_ok=True)
     ckpt = make_checkpoint(work)
@@ -327,7 +330,8 @@ def main(argv=None) -> int:
         runs += 1; kinds.update(r.faults)
         for v in r.violations: broken[v.split(":")[0]] += 1
         print(r.line(), flush=True)
-    print(f"summary: {runs} schedules; faults injected: "
+        if not r.ok: print(f"  rerun: python tests/chaos_live.py --seed {seed} --schedules 1 --bars {a.bars}", flush=True)
+    print(f"summary: {runs} schedules of {a.bars} bars; faults injected: "
           + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none")
           + "; invariant violations: " + (", ".join(f"{k} {n}" for k, n in sorted(broken.items())) or "none"), flush=True)
     return 1 if broken else 0
