@@ -380,6 +380,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                     'algobot/live/dashboard.py')},
             'algobot.live.fake_exchange': { 'algobot.live.fake_exchange.ExchangeFaults': ( 'live_fake_exchange.html#exchangefaults',
                                                                                            'algobot/live/fake_exchange.py'),
+                                            'algobot.live.fake_exchange.ExchangeFaults.__post_init__': ( 'live_fake_exchange.html#exchangefaults.__post_init__',
+                                                                                                         'algobot/live/fake_exchange.py'),
                                             'algobot.live.fake_exchange.FakeBinance': ( 'live_fake_exchange.html#fakebinance',
                                                                                         'algobot/live/fake_exchange.py'),
                                             'algobot.live.fake_exchange.FakeBinance.__init__': ( 'live_fake_exchange.html#fakebinance.__init__',

@@ -37,7 +37,11 @@ class ExchangeFaults:
     no_permission: list[int] = field(default_factory=list)     # orders answered -2010 "This account may not place ..."
     lookup_500: list[int] = field(default_factory=list)        # GET /api/v3/order requests answered HTTP 500 -1001
     deposits: dict[int, dict[str, float]] = field(default_factory=dict)  # order n -> balances credited just before it
-    bad_klines: dict[int, str] = field(default_factory=dict)  # closed kline n on the stream -> a corruption in BAD_KLINES
+    bad_klines: dict[int, str] = field(default_factory=dict)  # closed kline n on the stream -> nan, zero, negative, high_low or malformed
+
+    def __post_init__(self):
+        if (bad := set(self.bad_klines.values()) - set(_BAD_KLINES)):
+            raise ValueError(f"bad_klines: {sorted(bad)} not one of {_BAD_KLINES}")
 
 def _num(x: float) -> str: return f"{x:.8f}"
 
@@ -46,7 +50,6 @@ _BAD_KLINES = ("nan", "zero", "negative", "high_low", "malformed")
 def _corrupt(k: dict, how: str | None) -> dict:
     "A streamed kline payload broken as `how` says (None: as it is); REST keeps serving the right candle."
     if how is None: return k
-    if how not in _BAD_KLINES: raise ValueError(f"bad_klines: {how!r} is not one of {_BAD_KLINES}")
     k = dict(k)
     if how == "nan": k["c"] = "NaN"
     elif how == "zero": k.update(o="0.00000000", h="0.00000000", l="0.00000000", c="0.00000000")
