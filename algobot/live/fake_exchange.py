@@ -37,8 +37,26 @@ class ExchangeFaults:
     no_permission: list[int] = field(default_factory=list)     # orders answered -2010 "This account may not place ..."
     lookup_500: list[int] = field(default_factory=list)        # GET /api/v3/order requests answered HTTP 500 -1001
     deposits: dict[int, dict[str, float]] = field(default_factory=dict)  # order n -> balances credited just before it
+    bad_klines: dict[int, str] = field(default_factory=dict)  # closed kline n on the stream -> nan, zero, negative, high_low or malformed
+
+    def __post_init__(self):
+        if (bad := set(self.bad_klines.values()) - set(_BAD_KLINES)):
+            raise ValueError(f"bad_klines: {sorted(bad)} not one of {_BAD_KLINES}")
 
 def _num(x: float) -> str: return f"{x:.8f}"
+
+_BAD_KLINES = ("nan", "zero", "negative", "high_low", "malformed")
+
+def _corrupt(k: dict, how: str | None) -> dict:
+    "A streamed kline payload broken as `how` says (None: as it is); REST keeps serving the right candle."
+    if how is None: return k
+    k = dict(k)
+    if how == "nan": k["c"] = "NaN"
+    elif how == "zero": k.update(o="0.00000000", h="0.00000000", l="0.00000000", c="0.00000000")
+    elif how == "negative": k["l"] = "-" + k["l"]
+    elif how == "high_low": k["h"], k["l"] = k["l"], _num(float(k["h"]) + 1.0)
+    else: k["c"] = "12,3.4"                                   # malformed: not a number
+    return k
 
 # %% ../../nbs/17a_live_fake_exchange.ipynb #7d846b83
 class FakeBinance(ThreadedServer):   # start_in_thread / stop_thread
@@ -332,7 +350,7 @@ async def _stream_market(self: FakeBinance) -> None:
             if not await send(self._kline(b, False, (u + 1) / (self.updates_per_bar + 1))): break
         else:
             self.closed += 1; n_closed += 1
-            if not await send(self._kline(b, True)): continue
+            if not await send(_corrupt(self._kline(b, True), f.bad_klines.get(n_closed))): continue
             if f.duplicate_every and n_closed % f.duplicate_every == 0: await send(self._kline(b, True))
             if f.out_of_order_every and n_closed % f.out_of_order_every == 0 and self.closed > 3:
                 await send(self._kline(self.bars[self.closed - 4], True))
