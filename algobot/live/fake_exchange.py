@@ -265,6 +265,7 @@ def _routes(self: FakeBinance) -> web.Application:
     app.router.add_get("/ws/{stream:.*}", stream)
     return app
 
+# %% ../../nbs/17a_live_fake_exchange.ipynb #1ec1b87f
 def _public(o: dict) -> dict: return {k: v for k, v in o.items() if not k.startswith("_")}
 
 # %% ../../nbs/17a_live_fake_exchange.ipynb #fb0800d3
