@@ -211,7 +211,8 @@ class CcxtBroker:
             return o
         blocked = self.halt_reason or (self._unknown and "outcome unknown: " + ", ".join(self._unknown))
         if blocked:                                            # nothing goes out until the position is known
-            self.journal.append("blocked", fsync=False, cid=cid, id=o.id, size=size, ts=ts, reason=blocked)
+            try: self.journal.append("blocked", fsync=False, cid=cid, id=o.id, size=size, ts=ts, reason=blocked)
+            except OSError: pass                               # a note only: nothing was sent
             self.on_event("order_blocked", {"cid": cid, "size": size, "reason": blocked}); o.remaining = 0.0
             return o
         intent = None if cid in seen else self.journal.record("intent", cid=cid, id=o.id, size=size, ts=ts)
@@ -227,6 +228,8 @@ class CcxtBroker:
         self._tasks.discard(task)
         if not task.cancelled() and (e := task.exception()) is not None:
             self.on_event("broker_error", {"error": _err(e)})
+            if isinstance(e, OSError):                         # the journal cannot be written (a full disk): no order without it
+                self._halt(f"the order journal cannot be written ({_err(e)}): free the disk, then restart")
 
     def on_bar(self, bar: Bar) -> list[Fill]:
         "Executions acknowledged since the last call."
@@ -249,7 +252,8 @@ class CcxtBroker:
         "Stop sending orders, for `reason` (the first reason stays)."
         if self.halt_reason: return
         self.halt_reason = reason
-        self.journal.append("halt", reason=reason)
+        try: self.journal.append("halt", reason=reason)
+        except OSError: pass                                   # a full disk: the halt holds in memory (the reason says why)
         self.on_event("broker_halt", {"reason": reason})
 
 # %% ../../nbs/17c_live_broker.ipynb #50852b21

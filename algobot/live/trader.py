@@ -54,6 +54,7 @@ class _StateWriter:
     "Writes the latest state snapshot atomically in a background thread, at most once per `min_interval` seconds."
     def __init__(self, path: str | Path, min_interval: float = 0.05):
         self.path, self.min_interval, self._latest, self._cond = Path(path), min_interval, None, threading.Condition()
+        self.error: OSError | None = None   # the last write's failure (None: it was written)
         self._stop, self._stopping = False, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="state-writer"); self._thread.start()
 
@@ -66,7 +67,8 @@ class _StateWriter:
                 self._cond.wait_for(lambda: self._latest is not None or self._stop)
                 state, self._latest = self._latest, None
                 if state is None and self._stop: return
-            atomic_write_text(self.path, json.dumps(state))
+            try: atomic_write_text(self.path, json.dumps(state)); self.error = None
+            except OSError as e: self.error = e   # a full disk, a removed folder: the trader halts (it reads `error` per bar)
             self._stopping.wait(self.min_interval)  # coalesce: a fast feed does not wake this thread on every bar
 
     def close(self) -> None:
@@ -285,9 +287,11 @@ def on_bar(self: LiveTrader, bar: Bar, received: float | None = None) -> None:
     self.gate.mark_fresh()
     for f in self.broker.on_bar(bar):
         self.fills += 1; self.log.write("fill", **asdict(f))
-    if getattr(self.broker, "halt_reason", "") and not self.gate.halted:   # the broker stopped sending (CcxtBroker: the
-        self.gate.halt(f"broker: {self.broker.halt_reason}")                # exchange's position beyond MAX_POSITION, ...)
-        self.log.write("halt", reason=self.gate.halt_reason, bars=self.bars)
+    # the broker stopped sending (CcxtBroker: the exchange's position beyond MAX_POSITION, a journal it cannot write),
+    # or the state cannot be saved: no new order, the reason logged once and shown by the dashboard
+    why = getattr(self.broker, "halt_reason", "") and f"broker: {self.broker.halt_reason}"
+    if self.writer and self.writer.error: why = why or f"cannot write the state file ({self.writer.error}): free the disk, then restart"
+    if why and not self.gate.halted: self.gate.halt(why); self.log.write("halt", reason=why, bars=self.bars)
     reward = self._mark_to_market(bar)
     if self._prev is not None and self.adapter: self.adapter.record(*self._prev, reward)
     t = len(self.feed) - 1
