@@ -413,8 +413,11 @@ async def _compare(self: CcxtBroker, price: float | None, classify: bool, balanc
     held = (base_total - self.base_ref) / self.lot - self.foreign             # the bot's position, as the exchange says
     d = held - self.position
     cash_d = None if self.quote_ref is None else quote_total - self.quote_ref - self.foreign_quote - self.cash
-    if classify:                                      # every order of ours has an outcome: the rest is not ours
-        self._classify_due = False
+    # between reconciles (every order settled too: `settle` waits for them) a difference is first reported and checked
+    # again before the next bar (a balance may lag an order's answer); the same difference twice is not the bot's
+    stable = not classify and abs(d) > 1e-6 and self._told_mismatch is not None and abs(d - self._told_mismatch) <= 1e-9
+    if classify or stable:                            # every order of ours has an outcome: the rest is not ours
+        self._classify_due, self._told_mismatch = False, None
         if abs(d) > 1e-6:
             info = {"lots": d, "base": d * self.lot, "treatment": self.foreign_mode}
             if self.foreign_mode == "adopt":
@@ -429,9 +432,10 @@ async def _compare(self: CcxtBroker, price: float | None, classify: bool, balanc
             self.journal.append("foreign", lots=0.0, quote=cash_d, treatment="exclude"); self.foreign_quote += cash_d
             self.on_event("cash_mismatch", {"difference": cash_d, "currency": self.quote})
         held = (base_total - self.base_ref) / self.lot - self.foreign
-    elif abs(d) > 1e-6 and d != self._told_mismatch:
-        self._told_mismatch = d
+    elif abs(d) > 1e-6:                               # first seen: reported, checked again before the next bar
+        self._told_mismatch, self._check_due = d, True
         self.on_event("position_mismatch", {"exchange": held, "books": self.position})
+        held = self.position
     if max(abs(held), abs(self.position)) > self.max_position + 1e-6:
         self._halt(f"the exchange holds {held:+.6g} lots for the bot (its books: {self.position:+.6g}), beyond "
                    f"MAX_POSITION {self.max_position:g}: no more orders; check the account, then restart")
