@@ -197,7 +197,7 @@ def test_sigterm_during_startup_backoff(checkpoint, tmp_path):
         out, _ = p.communicate(timeout=60)   # a guard against a hang: without the fix the retries run for ~255 s
         assert p.returncode == 0, out
         assert "Traceback" not in out, out
-        assert "rate limited (DDoSProtection" in out and "backing off" in out, out       # each 429 logged, with its reason
+        assert "DDoSProtection: " in out and "; retry 1 in 1 s" in out, out             # each 429 logged, with its reason and wait
         assert "stopping now: SIGTERM during start-up" in out, out
         assert "stopped by SIGTERM during start-up; nothing traded" in out, out
         assert not (tmp_path / "state.json").exists()

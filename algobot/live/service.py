@@ -179,21 +179,6 @@ def _startup_problem(e: BaseException, a: argparse.Namespace) -> str:
                 "another state file (--state)")
     return _one_line(e)
 
-def _log_retries(ex) -> None:
-    "Log every klines request that fails on the network side, with its reason: the fetches back off and retry after it."
-    import ccxt
-    fetch = ex.fetch_ohlcv
-    async def fetch_ohlcv(*args, **kw):
-        try: return await fetch(*args, **kw)
-        except ccxt.NetworkError as e:
-            why = ("rate limited" if isinstance(e, ccxt.DDoSProtection) else "timed out" if isinstance(e, ccxt.RequestTimeout)
-                   else "exchange unavailable" if isinstance(e, ccxt.ExchangeNotAvailable) else "network error")
-            then = "; backing off before the next try" if why != "network error" else ""   # 17b's `_retrying`
-            _log.warning("%s klines %s: %s (%s: %s)%s", ex.id, " ".join(map(str, args[:2])), why, type(e).__name__,
-                         _one_line(e)[:200], then)
-            raise
-    ex.fetch_ohlcv = fetch_ohlcv
-
 # %% ../../nbs/17d_live_service.ipynb #efd704f7
 async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict, saved: dict | None, history,
                  stop: asyncio.Event,                       # set: the current bar ends, orders settle, the state is saved
@@ -209,7 +194,6 @@ async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict,
                                                     "secret": os.environ["ALGOBOT_API_SECRET"]}
                 ex = make_exchange(a.exchange, sandbox=(mode == "sandbox"), base_url=a.exchange_url,
                                    ws_url=a.exchange_ws, **keys)
-                _log_retries(ex)
                 feed_src = ExchangeFeed(ex, a.symbol, a.timeframe)
                 if mode != "paper": broker = CcxtBroker(ex, a.symbol, a.lot, journal=_journal_path(a),   # journal checks
                                                         max_position=limits.max_position, timeframe=a.timeframe,
