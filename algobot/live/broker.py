@@ -201,8 +201,8 @@ class CcxtBroker:
         if self._unknown: await self._resolve()
         if self._check_due and not self._unknown: await self._compare(self.last_price, self._classify_due)
 
-    def submit(self, size: float, ts: int) -> Order:
-        "Journal the intent, then send it in the background (call from the trading loop's event loop)."
+    def submit(self, size: float, ts: int, price: float | None = None) -> Order:
+        "Journal the intent, then send it in the background (call from the trading loop's event loop); a market order: the exchange fills at its price, `price` is not sent."
         cid = client_order_id(self.symbol, ts, size)
         o = Order(self._next_id, size, size, ts); self._next_id += 1
         seen = {r["cid"]: r["kind"] for r in self.journal.lines if "cid" in r}

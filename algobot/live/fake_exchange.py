@@ -90,10 +90,14 @@ class FakeBinance(ThreadedServer):   # start_in_thread / stop_thread
         self._released = None
         self._runner = self._loop = self._thread = self._streamer = None
         self.finished = False                                  # every bar streamed
+        self._progress = None                                  # (bar, part) of the candle in progress last streamed
 
     @property
     def price(self) -> float:
-        "The last traded price: the close of the latest bar streamed (or of the history)."
+        "The last traded price: the close of the latest kline streamed, the candle in progress too (or of the history's last bar)."
+        if self._progress is not None:
+            b, part = self._progress
+            return b.open + (b.close - b.open) * part
         return self.bars[max(0, self.closed - 1)].close
 
     @property
@@ -325,9 +329,10 @@ async def _new_order(self: FakeBinance, request: web.Request, p: dict, n: int) -
 async def _stream_market(self: FakeBinance) -> None:
     "Move the market: each bar goes out as `updates_per_bar` in-progress klines and a closed one, to every subscriber."
     f, pace = self.faults, None
-    async def send(payload: dict) -> bool:
+    async def send(payload: dict, progress: tuple | None = None) -> bool:
         nonlocal pace
         await self._subscribed.wait()
+        self._progress = progress                        # (bar, part) in progress: market orders fill at its price now
         if pace is None: pace = SendPacer(self.speed)    # the pace starts with the first subscriber
         self.sent += 1
         if self.sent in f.pause_at:
@@ -341,6 +346,7 @@ async def _stream_market(self: FakeBinance) -> None:
             for ws in list(self.subscribers): await ws.close()
             self.subscribers.clear(); self._subscribed.clear()
             self.closed = min(len(self.bars), self.closed + f.missed_bars)  # the market moves on meanwhile
+            self._progress = None
             return False
         await pace.sent()
         return True
@@ -348,7 +354,8 @@ async def _stream_market(self: FakeBinance) -> None:
     while self.closed < len(self.bars):
         b = self.bars[self.closed]
         for u in range(self.updates_per_bar):
-            if not await send(self._kline(b, False, (u + 1) / (self.updates_per_bar + 1))): break
+            part = (u + 1) / (self.updates_per_bar + 1)
+            if not await send(self._kline(b, False, part), (b, part)): break
         else:
             self.closed += 1; n_closed += 1
             if not await send(_corrupt(self._kline(b, True), f.bad_klines.get(n_closed))): continue

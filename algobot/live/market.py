@@ -253,7 +253,7 @@ class ExchangeFeed:
     async def run(self, on_bar: Callable[[Bar, float], Any],        # each closed bar, its arrival (perf_counter)
                   stop: asyncio.Event,
                   last_ts: int | None = None,                       # ns of the last bar already traded (resume)
-                  on_update: Callable[[float], Any] | None = None,  # every kline message (the lag monitor)
+                  on_update: Callable[[float, Bar | None], Any] | None = None,  # every kline message: arrival, the in-progress candle (None: a closed one)
                   on_event: Callable[[str, dict], Any] | None = None,   # connected, disconnected, reconnected, backfill, candle_rejected, receive_error, giving up
                   on_sync: Callable[[], Awaitable] | None = None,   # before trading, after each (re)connect
                   busy: Callable[[], bool] | None = None,           # orders in flight (a broker's sends)?
@@ -302,7 +302,7 @@ class ExchangeFeed:
             if mid is not None and s != mid: return True
             if rejected(e): return True
             self.messages += 1
-            if on_update: on_update(received)
+            if on_update: on_update(received, None if x else Bar(t * 1_000_000, o, h, l, c, v))
             for b in self.closer.update((t, o, h, l, c, v), x): on_bar(b, received)
             return True
         ex.on_kline = direct if hasattr(ex, "on_kline") else None
@@ -342,7 +342,7 @@ class ExchangeFeed:
                             s, t, x, o, h, l, c, v, received, why = e
                             if mid is not None and s != mid or rejected(e): continue
                             self.messages += 1
-                            if on_update: on_update(received)
+                            if on_update: on_update(received, None if x else Bar(t * 1_000_000, o, h, l, c, v))
                             last = self.closer.last_closed
                             if x and last is not None and t > last + self.closer.step_ms:
                                 await catch_up(t)                 # closes we never saw (a reconnect, a lost message)
@@ -351,7 +351,7 @@ class ExchangeFeed:
                         received = time.perf_counter()
                         for cdl in candles:
                             self.messages += 1
-                            if on_update: on_update(received)
+                            if on_update: on_update(received, Bar(int(cdl[0]) * 1_000_000, *cdl[1:6]))
                             await deliver(self.closer.update(cdl, None), received)
                 except (ccxt.NetworkError, ccxt.ExchangeNotAvailable) as e:
                     ev("disconnected", {"error": f"{type(e).__name__}: {e}"[:300]})

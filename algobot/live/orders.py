@@ -80,6 +80,12 @@ class RiskGate:
 
     def halt(self, reason: str) -> None: self.halted, self.halt_reason = True, reason
 
+    def breaker(self, account: Account) -> Decision | None:
+        "The circuit breaker alone (`check` starts with it; the trader also asks it between bar closes): at a drawdown of `max_drawdown` or more it halts the gate and answers the flatten (`None` when flat or not tripped)."
+        if self.halted or account.drawdown < self.limits.max_drawdown: return None
+        self.halt(f"circuit breaker: drawdown {account.drawdown:.2%} >= {self.limits.max_drawdown:.2%}")
+        return Decision(True, -account.position, "circuit breaker: flatten", flatten=True) if account.position else None
+
     def _reject(self, reason: str) -> Decision:
         self.rejections[reason.split(":")[0]] += 1
         return Decision(False, 0.0, reason)
@@ -88,9 +94,7 @@ class RiskGate:
               atr: float | None = None, feed_age: float = 0.0) -> Decision:
         "Decide on moving from `account.position` to `target` at `price` (`feed_age`: seconds since the last message)."
         L, pos = self.limits, account.position
-        if not self.halted and account.drawdown >= L.max_drawdown:
-            self.halt(f"circuit breaker: drawdown {account.drawdown:.2%} >= {L.max_drawdown:.2%}")
-            if pos: return Decision(True, -pos, "circuit breaker: flatten", flatten=True)
+        if (trip := self.breaker(account)) is not None: return trip
         if self.halted: return self._reject(f"halted: {self.halt_reason}")
         if self.stale or feed_age > L.stale_feed_seconds:
             if feed_age > L.stale_feed_seconds: self.mark_stale()
@@ -141,7 +145,9 @@ class Fill:
 class Broker(Protocol):
     """What an exchange adapter must provide (the paper broker is the reference):
 
-    - `submit(size, ts) -> Order`: accept a market order for `size` signed lots; never block the caller.
+    - `submit(size, ts, price=None) -> Order`: accept a market order for `size` signed lots; never block the caller.
+      `price` is given for an order sent between bar closes (the circuit breaker on an in-progress candle): the
+      market price then, at which a paper broker fills at once; an exchange fills at its own market price.
     - `on_bar(bar) -> list[Fill]`: report fills since the last call (a real adapter reports exchange executions).
     - `cancel_all()`: cancel every open order (used when the feed goes stale or the breaker trips).
     - `position`, `entry_price`: current signed lots and average entry price.
@@ -150,7 +156,7 @@ class Broker(Protocol):
     Credentials, if any, come from environment variables, never from files in this repository."""
     position: float
     entry_price: float
-    def submit(self, size: float, ts: int) -> Order: ...
+    def submit(self, size: float, ts: int, price: float | None = None) -> Order: ...
     def on_bar(self, bar: Bar) -> list[Fill]: ...
     def cancel_all(self) -> None: ...
     def equity(self, price: float) -> float: ...
@@ -169,39 +175,49 @@ class PaperBroker:
         self.commission, self.spread, self.slippage, self.max_fill = commission, spread, slippage, max_fill_per_bar
         self.cash, self.position, self.entry_price, self.lot_size = initial_equity, 0.0, 0.0, None
         self.initial_equity, self.orders, self._next_id = initial_equity, [], 0
+        self._filled_between: list[Fill] = []   # fills of orders sent between bar closes, reported with the next bar
+        self._filled_ts: int | None = None      # the bar whose open last filled orders: one bar fills once
 
-    def submit(self, size: float, ts: int) -> Order:
+    def submit(self, size: float, ts: int, price: float | None = None) -> Order:
         o = Order(self._next_id, size, size, ts); self._next_id += 1
         self.orders.append(o)
+        if price is not None and self.lot_size is not None:   # sent between closes: filled now, at the price now
+            self._filled_between.append(self._fill(o, price, ts))
         return o
+
+    def _fill(self, o: Order, price: float, ts: int) -> Fill:
+        "Fill (part of) `o` at `price` moved against it by spread + slippage; book cash, fee, position and entry."
+        q = o.remaining if self.max_fill is None else max(-self.max_fill, min(self.max_fill, o.remaining))
+        px = price * (1 + math.copysign(self.spread + self.slippage, q))
+        fee = abs(q) * self.lot_size * px * self.commission
+        self.cash -= q * self.lot_size * px + fee
+        new = self.position + q
+        if abs(new) < 1e-12: new = 0.0
+        self.entry_price = average_entry(self.position, new, self.entry_price, px, flat=0.0)
+        self.position = new
+        o.remaining -= q
+        if abs(o.remaining) < 1e-12: self.orders.remove(o)
+        return Fill(o.id, q, px, fee, ts)
 
     def cancel_all(self) -> None: self.orders.clear()
 
     def on_bar(self, bar: Bar) -> list[Fill]:
         if self.lot_size is None: self.lot_size = self.initial_equity / bar.open
-        fills = []
-        for o in list(self.orders):
-            q = o.remaining if self.max_fill is None else max(-self.max_fill, min(self.max_fill, o.remaining))
-            px = bar.open * (1 + math.copysign(self.spread + self.slippage, q))
-            fee = abs(q) * self.lot_size * px * self.commission
-            self.cash -= q * self.lot_size * px + fee
-            new = self.position + q
-            if abs(new) < 1e-12: new = 0.0
-            self.entry_price = average_entry(self.position, new, self.entry_price, px, flat=0.0)
-            self.position = new
-            o.remaining -= q
-            fills.append(Fill(o.id, q, px, fee, bar.ts))
-            if abs(o.remaining) < 1e-12: self.orders.remove(o)
-        return fills
+        fills, self._filled_between = self._filled_between, []
+        if self._filled_ts is not None and bar.ts <= self._filled_ts: return fills   # this bar's open filled already
+        self._filled_ts = bar.ts   # (the trader's `on_price` passes the candle in progress, then the closed bar)
+        return fills + [self._fill(o, bar.open, bar.ts) for o in list(self.orders)]
 
     def equity(self, price: float) -> float:
         return self.cash + (self.position * (self.lot_size or 0.0) * price)
 
     def state_dict(self) -> dict:
         return {"cash": self.cash, "position": self.position, "entry_price": self.entry_price,
-                "lot_size": self.lot_size, "orders": [asdict(o) for o in self.orders], "next_id": self._next_id}
+                "lot_size": self.lot_size, "orders": [asdict(o) for o in self.orders], "next_id": self._next_id,
+                "filled_ts": self._filled_ts}
 
     def load_state_dict(self, s: dict) -> None:
         self.cash, self.position, self.entry_price = s["cash"], s["position"], s["entry_price"]
         self.lot_size = s["lot_size"]
         self.orders, self._next_id = [Order(**o) for o in s["orders"]], s["next_id"]
+        self._filled_ts = s.get("filled_ts")   # absent from states written before it was kept

@@ -13,7 +13,7 @@ from ..config import Settings, load_settings
 from ..data import TIMEFRAMES, read_ohlcv
 from .broker import CcxtBroker
 from .market import ExchangeFeed, fetch_closed_ohlcv, make_exchange
-from .feed import LiveFeed, is_loopback
+from .feed import Bar, LiveFeed, is_loopback
 from .orders import PaperBroker, RiskGate, RiskLimits
 from .trader import LiveTrader, run_live
 
@@ -27,13 +27,15 @@ async def run_exchange(trader: LiveTrader, feed: ExchangeFeed, stop: asyncio.Eve
                        broker: CcxtBroker | None = None,      # reconciled on start and after every reconnect
                        max_bars: int | None = None,           # stop after this many new bars (None: until `stop`)
                        stale_check: float = 0.05) -> None:    # seconds between staleness checks
-    "Trade `feed`'s closed bars with `trader` until `stop` is set (or `max_bars`); in-progress candles feed the lag monitor."
+    "Trade `feed`'s closed bars with `trader` until `stop` is set (or `max_bars`); in-progress candles feed the lag monitor and the breaker (`LiveTrader.on_price`)."
     start_bars = trader.bars
     trader.last_message = trader.clock()
     def on_bar(bar, received):
         trader.on_bar(bar, received)
         if max_bars is not None and trader.bars - start_bars >= max_bars: stop.set()
-    def on_update(received): trader.last_message = trader.clock()
+    def on_update(received, candle):   # every message is a sign of life; an in-progress candle, a price for the breaker
+        trader.last_message = trader.clock()
+        if candle is not None: trader.on_price(candle)
     async def on_sync():
         if broker is None: return
         price = trader.feed.close[-1] if len(trader.feed) else broker.last_price
@@ -47,11 +49,29 @@ async def run_exchange(trader: LiveTrader, feed: ExchangeFeed, stop: asyncio.Eve
         if name == "disconnected": _log.warning("market data disconnected (%s): reconnecting after a back-off", info.get("error"))
         elif name == "giving up": _log.error("market data: giving up after %s failed reconnects", info.get("failures"))
     dog = asyncio.create_task(trader.watch_stale(stop, stale_check))
+    poll = asyncio.create_task(_poll_price(trader, feed, stop, stale_check))
     settled = {} if broker is None else {"busy": lambda: broker.busy, "settle": broker.settle}  # no bar on an unknown position
     try: await feed.run(on_bar, stop, trader.feed.last_ts, on_update, on_event, on_sync, **settled)
     finally:
         stop.set(); await dog
+        poll.cancel(); await asyncio.gather(poll, return_exceptions=True)   # a request under way is not waited for
         if broker is not None: await broker.settle()
+
+async def _poll_price(trader: LiveTrader, feed: ExchangeFeed, stop: asyncio.Event, every: float) -> None:
+    "While the feed is stale, the latest candle through REST every `stale_feed_seconds` (trader's clock) to `on_price`: the breaker is never blind while the exchange answers."
+    last = None
+    while not stop.is_set():
+        await asyncio.sleep(every)
+        now = trader.clock()
+        if not trader.gate.stale or trader.gate.halted or last is not None and now - last < trader.gate.limits.stale_feed_seconds:
+            continue
+        last = now
+        try:
+            rows = await feed.exchange.fetch_ohlcv(feed.symbol, feed.timeframe, None, 1)
+            candle = Bar(int(rows[-1][0]) * 1_000_000, *(float(x) for x in rows[-1][1:5]))
+        except Exception as e:   # any ccxt or network error, an empty or odd answer: logged, asked again later
+            trader.log.write("price_poll_failed", error=f"{type(e).__name__}: {e}"[:300]); continue
+        trader.log.write("price_poll", ts=candle.ts, close=candle.close, tripped=trader.on_price(candle))
 
 # %% ../../nbs/17d_live_service.ipynb #762b3bea
 class ServiceError(RuntimeError):

@@ -4,9 +4,9 @@
 
 # %% ../../nbs/17_live_trader.ipynb #7a3442ad
 from __future__ import annotations
-import asyncio, glob, json, logging, re, threading, time
+import asyncio, glob, json, logging, math, re, threading, time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -330,6 +330,29 @@ def _mark_to_market(self: LiveTrader, bar: Bar) -> float:
     self.log.write("bar", ts=bar.ts, close=bar.close, equity=eq, position=self.broker.position,
                    drawdown=self.account.drawdown)
     return (eq - prev_eq) * self.env.reward_scale
+
+# %% ../../nbs/17_live_trader.ipynb #8d9de15c
+@patch
+def on_price(self: LiveTrader, candle: Bar) -> bool:
+    "The candle in progress (ts, open, high, low, close so far): due fills booked, the circuit breaker checked at its close; whether it tripped and flattened."
+    if self.gate.halted or getattr(self.broker, "busy", False): return False   # busy: the position is not known yet
+    if self.feed.last_ts is not None and candle.ts <= self.feed.last_ts: return False   # a late update of a closed bar
+    if not (math.isfinite(candle.close) and candle.close > 0): return False
+    for f in self.broker.on_bar(candle):
+        self.fills += 1; self.log.write("fill", **asdict(f))
+    pos = self.broker.position
+    if not pos: return False
+    now = replace(self.account, equity=self.broker.equity(candle.close), position=pos)   # the closes' account stays
+    d = self.gate.breaker(now)
+    if d is None: return False
+    self.broker.cancel_all()
+    self.log.write("breaker", ts=candle.ts, price=candle.close, equity=now.equity, drawdown=now.drawdown,
+                   reason=self.gate.halt_reason)
+    o = self.broker.submit(d.size, candle.ts, price=candle.close); self.orders += 1
+    self.log.write("order", id=o.id, size=d.size, reason=d.reason, target=0.0)
+    if self.writer: self.writer.submit(self.state_dict())
+    return True
+
 
 # %% ../../nbs/17_live_trader.ipynb #c26c8cbe
 @patch
