@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 # %% auto #0
 __all__ = ['SettingsError', 'find_project_root', 'Settings', 'load_settings', 'atomic_path', 'atomic_write_text',
-           'sha256_checksum', 'provenance', 'parse_params']
+           'sha256_checksum', 'provenance', 'parse_params', 'init_ray']
 
 # %% ../nbs/00_config.ipynb #d27d8c9a
 SETTINGS_FILE = "settings.ini"
@@ -229,3 +229,45 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
         if "=" not in kv: raise ValueError(f"-p expects KEY=VALUE, got {kv!r}")
         k, v = kv.split("=", 1); params[k.strip()] = _parse_value(v)
     return params
+
+# %% ../nbs/00_config.ipynb #5eb265fe
+class RayWorkerError(RuntimeError):
+    "Building or training failed inside a Ray worker (or the cluster); the message carries the worker's error."
+
+# %% ../nbs/00_config.ipynb #a25bf934
+import logging
+
+def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6379); None: RAY_ADDRESS, else this machine
+             num_cpus: int | None = None,  # embedded Ray only; None: the CPUs this process may use
+            ) -> dict:
+    "Connect to a Ray cluster if one is named, else start Ray on this machine (no dashboard); no-op if already up."
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")   # no usage reports (and no network) from this machine
+    import ray   # here, not at the top: most of AlgoBot never starts Ray, and importing it takes seconds
+    from filelock import FileLock
+    if ray.is_initialized(): return ray.cluster_resources()
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if not address:
+        # "local": a new Ray on this machine, even if `ray start` left a cluster address behind in /tmp/ray; no idle
+        # workers started ahead (one per CPU, ~100 MB each): with 0 env runners, the default here, none is ever used.
+        # Workers at normal priority: Ray starts them at nice 15, so beside any busy process (three CPU burners on 2
+        # cores) an env runner got almost no CPU and building a one-runner PPO took 227 s instead of 36 s
+        # Ray waits a fixed 30 s for its raylet to register. Start-ups on one machine take turns (a file lock): on 2 cores
+        # with 4 busy processes one start took 14 s, three at once 26 s each (measured), and CI once missed the 30 s twice
+        with FileLock(Path(tempfile.gettempdir()) / "algobot-ray-start.lock"):
+            for attempt in (1, 2, 3):
+                try:
+                    ray.init(address="local", num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
+                             log_to_driver=True, _system_config={"prestart_worker_first_driver": False,
+                                                                           "worker_niceness": 0})
+                    break
+                except Exception as e:
+                    if attempt == 3 or "timed out during startup" not in str(e): raise
+                    logging.getLogger(__name__).warning("Ray did not start in time (%s); trying again", e)
+                    ray.shutdown()
+        return ray.cluster_resources()
+    try: ray.init(address=address, log_to_driver=True)
+    except ConnectionError as e:
+        raise RayWorkerError(f"cannot connect to the Ray cluster at {address} ({e}): is `ray start --head` running "
+                             "there, and does this machine use the cluster's token (RAY_AUTH_MODE=token with the head's "
+                             "~/.ray/auth_token or RAY_AUTH_TOKEN)? See README 'RL² on a Ray cluster'") from e
+    return ray.cluster_resources()

@@ -41,7 +41,7 @@ NEEDS: dict[str, tuple[str, ...]] = {  # notebook -> the notebooks whose outputs
     "11_reward_model": ("10_preferences",),                # processed_data/preferences_heuristic.jsonl
     "12_rlhf": ("08_maml", "09_bc", "11_reward_model"),    # models/maml_reward_weights.json, bc_policy.zip, reward_model.pt
     "17_live_trader": ("09_bc",),                          # models/bc_policy.zip: the policy it trades
-    "19_study": ("06a_tune",),                             # models/tune.db: its trials count towards the DSR
+    "19_study": ("06a_tune",),                             # models/tune.journal: its trials count towards the DSR
 }
 
 # rough quick-run seconds of the slow notebooks (the others take 3-12 s); only used to choose which ready notebook
@@ -549,7 +549,9 @@ def study_main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--reports-dir", help="default: REPORTS_DIR/full with --full, else REPORTS_DIR/study")
     ap.add_argument("--data-dir", help="folder of OHLCV files (default: HISTORICAL_DATA_DIR)")
     ap.add_argument("--tasks", help="task-name globs, comma separated (default: 3 tasks, or all with --full)")
-    ap.add_argument("--workers", type=int, help="results computed at once (default: 1, or 2 with --full)")
+    ap.add_argument("--workers", type=int, help="results computed at once, each a Ray task (default: 1, in this process, or 2 with --full)")
+    ap.add_argument("--address", help="a Ray cluster for the learned contestants' results (\"auto\", HOST:6379; default: "
+                    "RAY_ADDRESS, else Ray on this machine when --workers > 1)")
     ap.add_argument("--seeds", help="comma-separated seeds (default: 0,1, or 0,1,2 with --full)")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="another notebook parameter")
     a = ap.parse_args(argv)
@@ -557,7 +559,8 @@ def study_main(argv: Sequence[str] | None = None) -> int:
     try: extra = parse_params(a.param)
     except ValueError as e: ap.error(str(e))
     _check_task_globs(ap, a.data_dir, a.tasks)
-    params = {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "seeds": a.seeds, **extra}
+    params = {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "address": a.address,
+              "seeds": a.seeds, **extra}
     cfg = load_settings()
     reports = Path(a.reports_dir) if a.reports_dir else cfg.reports_dir / ("full" if a.full else "study")
     reports.mkdir(parents=True, exist_ok=True)

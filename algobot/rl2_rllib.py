@@ -12,7 +12,6 @@ from typing import Any, Iterator, Sequence
 import gymnasium as gym
 import numpy as np
 import psutil
-from filelock import FileLock
 import torch
 import tree   # dm-tree, an RLlib dependency: nested dicts of tensors
 from gymnasium import spaces
@@ -27,12 +26,13 @@ from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
 from ray.tune.registry import register_env
 
+from .config import RayWorkerError, init_ray   # Ray's start-up lives in 00_config (06a's tuning uses it too)
 from .chunks import ChunkRecord, CheckpointError, run_chunks, tree_rss_mb, verify_chunk
 from .tasks import TradingTask
 from .trials import RL2Wrapper, trial_env
 
 # %% auto #0
-__all__ = ['init_ray', 'train_rl2_rllib_chunked', 'load_rllib_policy']
+__all__ = ['train_rl2_rllib_chunked', 'load_rllib_policy']
 
 # %% ../nbs/07b_rl2_rllib.ipynb #d38720af
 log = logging.getLogger(__name__)
@@ -81,43 +81,6 @@ def rl2_ppo_config(env_config: dict,                      # make_rl2_env's: task
             .rl_module(model_config={**RLLIB_MODEL, **(model_config or {})})
             .fault_tolerance(restart_failed_env_runners=False)   # fail fast: a worker's error reaches the caller
             .debugging(seed=seed))
-
-# %% ../nbs/07b_rl2_rllib.ipynb #dc69363b
-class RayWorkerError(RuntimeError):
-    "Building or training failed inside a Ray worker (or the cluster); the message carries the worker's error."
-
-# %% ../nbs/07b_rl2_rllib.ipynb #f4b09699
-def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6379); None: RAY_ADDRESS, else this machine
-             num_cpus: int | None = None,  # embedded Ray only; None: the CPUs this process may use
-            ) -> dict:
-    "Connect to a Ray cluster if one is named, else start Ray on this machine (no dashboard); no-op if already up."
-    if ray.is_initialized(): return ray.cluster_resources()
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    if not address:
-        # "local": a new Ray on this machine, even if `ray start` left a cluster address behind in /tmp/ray; no idle
-        # workers started ahead (one per CPU, ~100 MB each): with 0 env runners, the default here, none is ever used.
-        # Workers at normal priority: Ray starts them at nice 15, so beside any busy process (three CPU burners on 2
-        # cores) an env runner got almost no CPU and building a one-runner PPO took 227 s instead of 36 s
-        # Ray waits a fixed 30 s for its raylet to register. Start-ups on one machine take turns (a file lock): on 2 cores
-        # with 4 busy processes one start took 14 s, three at once 26 s each (measured), and CI once missed the 30 s twice
-        with FileLock(Path(tempfile.gettempdir()) / "algobot-ray-start.lock"):
-            for attempt in (1, 2, 3):
-                try:
-                    ray.init(address="local", num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
-                             log_to_driver=True, _system_config={"prestart_worker_first_driver": False,
-                                                                           "worker_niceness": 0})
-                    break
-                except Exception as e:
-                    if attempt == 3 or "timed out during startup" not in str(e): raise
-                    log.warning("Ray did not start in time (%s); trying again", e)
-                    ray.shutdown()
-        return ray.cluster_resources()
-    try: ray.init(address=address, log_to_driver=True)
-    except ConnectionError as e:
-        raise RayWorkerError(f"cannot connect to the Ray cluster at {address} ({e}): is `ray start --head` running "
-                             "there, and does this machine use the cluster's token (RAY_AUTH_MODE=token with the head's "
-                             "~/.ray/auth_token or RAY_AUTH_TOKEN)? See README 'RL² on a Ray cluster'") from e
-    return ray.cluster_resources()
 
 # %% ../nbs/07b_rl2_rllib.ipynb #dc69363c
 @contextmanager

@@ -4,7 +4,7 @@
 
 # %% ../nbs/19_study.ipynb #3089caf9
 from __future__ import annotations
-import io, math, re
+import io, math, re, sys
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Sequence
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .config import atomic_write_text
+from .config import atomic_write_text, init_ray
 from .contestants import Contestant, baselines, evaluate
 from .metrics import Backtest, periods_per_year
 from .statistics import (bootstrap_indices, excess_returns, expected_max_sharpe, per_bar_sharpe, psr_over_blocks,
@@ -82,11 +82,42 @@ def _fit_and_test(name: str, contestant: Contestant, task: TradingTask, k: int, 
     fold = task.fold(k, **folds)
     return _result(name, fold, seed, evaluate(contestant, fold, seed))
 
-def _run_job(blob: bytes) -> tuple[dict, pd.Series]:
-    "A worker process's side of `run_study(workers > 1)`: run a cloudpickled call (so contestants may live in a notebook)."
-    import cloudpickle
-    fn, args = cloudpickle.loads(blob)
-    return fn(*args)
+def _name(key: tuple) -> str: return "study:{}/{}/seed{}/fold{}".format(*key)   # a Ray task's name (its key)
+
+def _on_ray(jobs: list, workers: int, address: str | None, store) -> None:
+    """Run `jobs` ((name, contestant, task, k, seed, folds), setup) as Ray tasks, at most `workers` in flight; `store`
+    each (row, returns) in this process as it arrives. A failed task is printed with its key and remote traceback at
+    once; then no new task starts, the running ones finish and are stored, and a RuntimeError names the first failure."""
+    import importlib, ray
+    init_ray(address, num_cpus=workers)   # no-op if Ray is up; embedded Ray gets `workers` CPUs
+    fit = ray.remote(importlib.import_module("algobot.study")._fit_and_test)   # by reference, also from this notebook
+    shared = {}   # each contestant and task is serialized once (tasks without their bars: workers load their own)
+    def ref(obj):
+        if id(obj) not in shared: shared[id(obj)] = ray.put(obj)
+        return shared[id(obj)]
+    todo, running, failed = iter(jobs), {}, []
+    def submit():
+        if failed or (job := next(todo, None)) is None: return
+        (name, contestant, task, k, seed, folds), setup = job
+        key = (name, task.name, seed, k)
+        running[fit.options(name=_name(key)).remote(name, ref(contestant), ref(task), k, seed, folds)] = key, setup
+    try:
+        for _ in range(workers): submit()
+        while running:
+            [done], _ = ray.wait(list(running), num_returns=1)
+            key, setup = running.pop(done)
+            try: store(ray.get(done), setup)
+            except ray.exceptions.RayError as e:   # the task's own error (with its remote traceback), or a lost worker
+                print(f"study: {key} failed on a Ray worker:\n{e}", file=sys.stderr, flush=True)
+                failed.append((key, e))
+            submit()
+    except BaseException:   # interrupted (or the store failed): stop what still runs
+        for r in running: ray.cancel(r, force=True)
+        raise
+    if failed:
+        (key, e), more = failed[0], [k for k, _ in failed[1:]]
+        raise RuntimeError(f"study result {key} failed on a Ray worker:\n{e}" + (f"\n(also failed: {more})" if more else "")
+                           + "\nthe results stored so far stay; rerun to continue") from e
 
 # %% ../nbs/19_study.ipynb #bcb63720
 def run_study(contestants: dict[str, Contestant],   # name -> contestant, e.g. `baselines()`
@@ -94,11 +125,13 @@ def run_study(contestants: dict[str, Contestant],   # name -> contestant, e.g. `
               leaderboard: Leaderboard,              # results go here; rows already in it are skipped
               seeds: Sequence[int] = (0,),           # evaluation seeds
               n_folds: int = 4, val_frac: float = 0.1, test_frac: float = 0.1, embargo: int = 0,  # see `walk_forward_bounds`
-              workers: int = 1,                      # results computed at once, in spawned processes (a script needs `if __name__ == "__main__":`)
+              workers: int = 1,                      # results computed at once, each a Ray task; 1 (and no address): in this process
+              address: str | None = None,            # a Ray cluster ("auto", host:6379); None: RAY_ADDRESS, else Ray on this machine
               progress: bool = False,                # a progress bar over the results to compute
              ) -> pd.DataFrame:
     """Evaluate every contestant on every fold's test period of every task and seed; return the leaderboard's frame.
-    Each result is stored as soon as it is done, so a rerun continues where a killed one stopped."""
+    Each result is stored as soon as it is done, so a rerun continues where a killed one stopped. With `workers` > 1
+    or an `address`, every result is a Ray task and at most `workers` run at once; else all run in this process."""
     if workers < 1: raise ValueError(f"workers must be >= 1, got {workers}")
     folds = {"n_folds": n_folds, "val_frac": val_frac, "test_frac": test_frac, "embargo": embargo}
     jobs = []
@@ -119,27 +152,14 @@ def run_study(contestants: dict[str, Contestant],   # name -> contestant, e.g. `
     def store(done, setup):
         row, returns = done
         leaderboard.add({**row, **setup}, returns); bar.update()
-    if workers == 1:
-        for job, setup in jobs: store(_fit_and_test(*job), setup)
-    else:   # each result is stored by this process as soon as it arrives; a failure stops the rest
-        import cloudpickle, importlib
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        from multiprocessing import get_context
-        run = importlib.import_module("algobot.study")._run_job   # the installed module's, also when run from this notebook
-        todo, running = iter(jobs), {}
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            def submit():   # a few jobs in flight at a time: tasks pickle without their bars, workers load their own
-                if (item := next(todo, None)) is not None:
-                    running[pool.submit(run, cloudpickle.dumps((_fit_and_test, item[0])))] = item[1]
-            for _ in range(2 * workers): submit()
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for f in done:
-                    setup = running.pop(f)
-                    if f.exception() is not None:
-                        for p in running: p.cancel()
-                        raise f.exception()
-                    store(f.result(), setup); submit()
+    if workers > 1 or address: _on_ray(jobs, workers, address, store)
+    else:
+        for job, setup in jobs:
+            try: done = _fit_and_test(*job)
+            except Exception as e:
+                name, _, task, k, seed, _ = job
+                raise RuntimeError(f"study result {(name, task.name, seed, k)} failed: {type(e).__name__}: {e}") from e
+            store(done, setup)
     bar.close()
     return leaderboard.frame()
 

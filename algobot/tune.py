@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_tune.ipynb #7bd41417
 from __future__ import annotations
-import argparse, tempfile
+import argparse, sys, tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,9 +12,10 @@ import numpy as np
 import optuna
 from optuna.pruners import MedianPruner
 from optuna.samplers import TPESampler
+from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
-from .config import load_settings
+from .config import init_ray, load_settings
 from .rewards import DEFAULT_WEIGHTS, BaseReward, CombinedReward, CuriosityBonus, RewardFunction
 from .tasks import FoldTask, TradingTask, discover_tasks, synthetic_tasks
 from .train import train
@@ -63,35 +64,95 @@ def _objective(trial, tasks, total_steps, n_folds, embargo, n_envs, seed, tensor
 def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
+# %% ../nbs/06a_tune.ipynb #c76d3a13
+def _storage(db: Path) -> str | JournalStorage:
+    "Optuna storage of the study file `db`: an existing SQLite file (a study from before parallel tuning) as before, else a journal."
+    if db.is_file():
+        with open(db, "rb") as f:
+            if f.read(16) == b"SQLite format 3\x00": return f"sqlite:///{db}"
+    return JournalStorage(JournalFileBackend(str(db)))
+
+def _study(storage, study_name: str, sampler_seed: int) -> optuna.Study:
+    "The study (created, or loaded): maximise the validation Sharpe, TPE seeded with `sampler_seed`, the median pruner."
+    return optuna.create_study(study_name=study_name, storage=storage, load_if_exists=True, direction="maximize",
+                               sampler=TPESampler(seed=sampler_seed), pruner=MedianPruner(n_startup_trials=2, n_warmup_steps=0))
+
+def _one_trial(db: str, study_name: str, sampler_seed: int, objective_args: tuple) -> int:
+    "A Ray task: one trial of the study in the journal `db`; returns its number (Optuna marks it failed if it raises)."
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = _study(_storage(Path(db)), study_name, sampler_seed)
+    trial = study.ask()
+    try: value = _objective(trial, *objective_args)
+    except optuna.TrialPruned:
+        study.tell(trial, state=TrialState.PRUNED); return trial.number
+    except BaseException:
+        study.tell(trial, state=TrialState.FAIL); raise
+    study.tell(trial, value)
+    return trial.number
+
+def _trials_on_ray(n: int, workers: int, address: str | None, db: Path, study_name: str, first_seed: int,
+                   objective_args: tuple) -> None:
+    "Run `n` trials as Ray tasks, at most `workers` at once; a failure is printed at once, stops new trials and is raised."
+    import importlib, ray
+    init_ray(address, num_cpus=workers)
+    one = ray.remote(importlib.import_module("algobot.tune")._one_trial)   # by reference, also from this notebook
+    args = ray.put(objective_args)   # the tasks travel without their bars: each worker loads its own
+    todo, running, failed = iter(range(n)), {}, []
+    def submit():
+        if not failed and (i := next(todo, None)) is not None:
+            running[one.options(name=f"tune:{study_name}/{i}").remote(str(db), study_name, first_seed + i, args)] = i
+    try:
+        for _ in range(workers): submit()
+        while running:
+            [done], _ = ray.wait(list(running), num_returns=1)
+            i = running.pop(done)
+            try: ray.get(done)
+            except ray.exceptions.RayError as e:
+                print(f"tune: trial task {i} of {n} failed on a Ray worker:\n{e}", file=sys.stderr, flush=True)
+                failed.append(e)
+            submit()
+    except BaseException:
+        for r in running: ray.cancel(r, force=True)
+        raise
+    if failed: raise RuntimeError(f"{len(failed)} trial(s) failed on a Ray worker; the first:\n{failed[0]}\n"
+                                  f"finished trials stay in {db}; rerun to continue") from failed[0]
+
 # %% ../nbs/06a_tune.ipynb #eea7d321
 def tune(tasks: Sequence[TradingTask],      # tasks searched on (their folds' train and val periods only)
          n_trials: int,                     # trials the study should hold in the end (finished ones on disk count)
-         db: str | Path,                    # SQLite file of the study (created, or resumed)
+         db: str | Path,                    # the study's file: an Optuna journal (created, or resumed), or an older SQLite study
          study_name: str = "ppo",
          total_steps: int = 2_048,          # PPO steps per (task, fold)
          n_folds: int = 2, embargo: int = 20,  # the walk-forward folds (`TradingTask.fold`)
          n_envs: int = 4,
          seed: int = 0,
          tensorboard_log: str | Path | None = None,  # TensorBoard folder of every training; None: off
+         workers: int = 1,                  # trials at once, each a Ray task; 1 (and no address): in this process
+         address: str | None = None,        # a Ray cluster ("auto", host:6379); None: RAY_ADDRESS, else Ray on this machine
         ) -> optuna.Study:
     "Optuna TPE + MedianPruner search of PPO hyper-parameters and reward weights on validation folds; resumable."
-    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    if workers < 1: raise ValueError(f"workers must be >= 1, got {workers}")
+    db = Path(db); db.parent.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    done = len(_finished(optuna.load_study(study_name=study_name, storage=f"sqlite:///{db}"))) \
-        if Path(db).exists() and study_name in optuna.get_all_study_names(f"sqlite:///{db}") else 0
-    study = optuna.create_study(study_name=study_name, storage=f"sqlite:///{db}", load_if_exists=True, direction="maximize",
-                                sampler=TPESampler(seed=seed + done),   # a resumed run does not replay the first draws
-                                pruner=MedianPruner(n_startup_trials=2, n_warmup_steps=0))
+    storage = _storage(db)
+    parallel = workers > 1 or bool(address)
+    if parallel and isinstance(storage, str):
+        raise ValueError(f"{db} is an SQLite study, which takes one trial at a time: resume it with workers=1, or start a "
+                         "journal (another --db path, e.g. tune.journal) for parallel trials")
+    done = len(_finished(optuna.load_study(study_name=study_name, storage=storage))) \
+        if study_name in optuna.get_all_study_names(storage) else 0
+    study = _study(storage, study_name, seed + done)   # a resumed run does not replay the first draws
+    args = (list(tasks), total_steps, n_folds, embargo, n_envs, seed, tensorboard_log)
     if n_trials > done:
-        study.optimize(lambda t: _objective(t, list(tasks), total_steps, n_folds, embargo, n_envs, seed, tensorboard_log),
-                       n_trials=n_trials - done)
+        if parallel: _trials_on_ray(n_trials - done, workers, address, db, study_name, seed + done, args)
+        else: study.optimize(lambda t: _objective(t, *args), n_trials=n_trials - done)
     return study
 
 # %% ../nbs/06a_tune.ipynb #43bd3bcc
 def tuning_trials(db: str | Path, study_name: str | None = None) -> int:
-    "Finished (complete or pruned) trials in the SQLite file `db` (one study, or all; 0 without the file): the DSR's extra trials."
+    "Finished (complete or pruned) trials in the study file `db`, journal or SQLite (one study, or all; 0 without the file): the DSR's extra trials."
     if not Path(db).exists(): return 0
-    storage = f"sqlite:///{db}"
+    storage = _storage(Path(db))
     names = [study_name] if study_name else optuna.get_all_study_names(storage)
     return sum(len(_finished(optuna.load_study(study_name=n, storage=storage))) for n in names)
 
@@ -99,7 +160,7 @@ def tuning_trials(db: str | Path, study_name: str | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-tune`: resumable Optuna search of PPO and reward weights on validation folds."
     ap = argparse.ArgumentParser(prog="algobot-tune", description="Optuna (TPE + MedianPruner) search of PPO hyper-parameters "
-                                 "and reward weights on walk-forward validation folds. The study is an SQLite file under "
+                                 "and reward weights on walk-forward validation folds. The study is an Optuna journal file under "
                                  "MODELS_DIR; rerunning resumes it. Guide: nbs/06a_tune.ipynb.")
     ap.add_argument("--trials", type=int, required=True, help="trials the study should hold in the end (finished ones count)")
     ap.add_argument("--tasks", help="task-name globs (default: all)")
@@ -108,21 +169,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--embargo", type=int, default=20)
     ap.add_argument("--n-envs", type=int, default=4)
     ap.add_argument("--study-name", default="ppo")
-    ap.add_argument("--db", help="SQLite file of the study (default: MODELS_DIR/tune.db)")
+    ap.add_argument("--db", help="the study's file: an Optuna journal (default: MODELS_DIR/tune.journal), or an SQLite study "
+                    "made before parallel tuning (e.g. MODELS_DIR/tune.db; resumed one trial at a time)")
+    ap.add_argument("--workers", type=int, default=1, metavar="N", help="trials at once, each a Ray task (default: 1, in this process)")
+    ap.add_argument("--address", help="a Ray cluster for the trials (default: RAY_ADDRESS, else Ray on this machine with --workers > 1)")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--models-dir")
     ap.add_argument("--data-dir")
     ap.add_argument("--synthetic", type=int, default=0, help="use N synthetic tasks instead of the data (tests)")
     ap.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs (default: under RUNS_DIR)")
     a = ap.parse_args(argv)
+    if a.workers < 1: ap.error(f"--workers must be >= 1, got {a.workers}")
     cfg = load_settings(seed=a.seed, models_dir=a.models_dir, historical_data_dir=a.data_dir)
     try:   # a task glob that matches nothing stops with the valid names (exit 2, as argparse errors)
         sources = (synthetic_tasks(a.synthetic, 1_000, seed=cfg.seed) if a.synthetic
                    else discover_tasks(cfg.historical_data_dir, only=a.tasks))
     except (ValueError, FileNotFoundError) as e: ap.error(str(e))
-    db = Path(a.db) if a.db else cfg.models_dir / "tune.db"
+    db = Path(a.db) if a.db else cfg.models_dir / "tune.journal"
     study = tune([TradingTask.from_settings(t, cfg) for t in sources], a.trials, db, a.study_name, a.steps, a.folds, a.embargo,
-                 a.n_envs, cfg.seed, None if a.no_tensorboard else cfg.runs_dir)
+                 a.n_envs, cfg.seed, None if a.no_tensorboard else cfg.runs_dir, a.workers, a.address)
     n = len(_finished(study))
     best = study.best_trial if any(t.state == TrialState.COMPLETE for t in study.trials) else None
     print(f"{n} finished trials in {db} (study {a.study_name!r})"

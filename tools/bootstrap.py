@@ -2,7 +2,7 @@
 
     python3.12 tools/bootstrap.py pipeline [algobot-pipeline options]   # set up, run the main job (reports/)
     python3.12 tools/bootstrap.py test                                   # set up, get a Chromium, run nbdev-test and pytest
-    python3.12 tools/bootstrap.py study [--full] [--workers N]           # set up, run the walk-forward study -> reports/full/
+    python3.12 tools/bootstrap.py study [--full] [--workers N] [--address A] # set up, run the walk-forward study -> reports/full/
     python3.12 tools/bootstrap.py docs [--out DIR]                       # set up, build the docs site -> _docs/index.html
     python3.12 tools/bootstrap.py tensorboard [--port N]                 # set up, serve the training logs (RUNS_DIR) on 127.0.0.1
     python3.12 tools/bootstrap.py setup | lab                            # set up only | open JupyterLab
