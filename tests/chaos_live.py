@@ -20,6 +20,9 @@ The invariants (`check`, on a run record — what the fake exchange, the journal
 - `outcome`:         every order the exchange executed has an `ack` in the journal; every intent in the journal has
                      an outcome there (ack, rejected, lost) once the service stopped cleanly, and a log event naming
                      it (order_ack, order_rejected, order_lost, or a reconcile that adopted or lost it);
+- `bars`:            every bar of the market from the first one traded to the last is traded (logged as `bar`), in
+                     order, with none missing: dropped connections, bad and duplicated candles and restarts are
+                     back-filled (a bar traded again after a kill, from an older state file, is allowed);
 - `clean_exit`:      the last run, stopped by SIGTERM, exits 0 without a traceback or an unretrieved task exception.
 """
 from __future__ import annotations
@@ -42,7 +45,7 @@ OUTCOME_EVENTS = ("order_ack", "order_rejected", "order_lost")
 # fault kinds: what `schedule` draws from, what the summary counts
 ORDER_FAULTS = ("status_unknown", "status_unknown_unexecuted", "http_500", "orders_429", "no_permission")
 KINDS = ("kill_bar", "kill_order", *ORDER_FAULTS, "storm_429", "lookup_500", "klines_429", "bad_candle",
-         "dup_candles", "torn_journal", "deposit")
+         "dup_candles", "ws_drop", "torn_journal", "deposit")
 BAD_CANDLES = ("nan", "zero", "negative", "high_low", "malformed")   # ExchangeFaults.bad_klines (17a)
 
 
@@ -73,6 +76,8 @@ def schedule(seed: int, bars: int = 40) -> dict:
                                                  for _ in range(rng.randint(1, 3))}})
         elif k == "dup_candles": faults.append({"kind": k, "duplicate_every": rng.randint(3, 9),
                                                 "out_of_order_every": rng.randint(4, 11)})
+        elif k == "ws_drop": faults.append({"kind": k, "messages": sorted(rng.sample(range(6, 2 * bars), rng.randint(1, 2))),
+                                            "missed_bars": rng.randint(0, 3)})
         elif k == "torn_journal": faults.append({"kind": k, "keep": round(rng.uniform(0.1, 0.9), 3)})
         elif k == "deposit":
             faults.append({"kind": k, "order": rng.randint(1, 6),
@@ -93,6 +98,7 @@ def _exchange_faults(sched: dict):
         elif k == "dup_candles": f.duplicate_every, f.out_of_order_every = x["duplicate_every"], x["out_of_order_every"]
         elif k == "deposit": f.deposits.setdefault(x["order"], {}).update(x["assets"])
         elif k == "bad_candle": f.bad_klines.update(x["klines"])
+        elif k == "ws_drop": f.drop_at.extend(x["messages"]); f.missed_bars = x["missed_bars"]
     return f
 
 
@@ -219,7 +225,7 @@ def run_schedule(seed: int, workdir: str | Path, bars: int = 40, checkpoint: tup
         out.close()
         fake.stop_thread()
     n_post, n_get = posts(), fake.requests.get("order GET", 0)
-    streamed = fake.closed - HISTORY                                   # closed klines the stream sent (no drops here)
+    streamed = fake.closed - HISTORY                                   # closed klines the stream sent (and bars dropped)
     for x in sched["faults"]:
         k = x["kind"]
         if k in ORDER_FAULTS: injected[k] += n_post >= x["order"]
@@ -228,6 +234,7 @@ def run_schedule(seed: int, workdir: str | Path, bars: int = 40, checkpoint: tup
         elif k == "klines_429": injected[k] += sum(fake.requests.get("klines", 0) >= n for n in x["requests"])
         elif k == "dup_candles": injected[k] += streamed >= min(x["duplicate_every"], x["out_of_order_every"])
         elif k == "bad_candle": injected[k] += sum(streamed >= n for n in x["klines"])
+        elif k == "ws_drop": injected[k] += sum(fake.sent >= n for n in x["messages"])
     deposits = {a: 0.0 for a in START}
     for n, assets in fake.faults.deposits.items():
         if n_post >= n:
@@ -236,7 +243,7 @@ def run_schedule(seed: int, workdir: str | Path, bars: int = 40, checkpoint: tup
     from algobot.live.broker import OrderJournal
     logging.getLogger("algobot.live.broker").setLevel(logging.ERROR)   # a torn line left by a failed run: checked below
     state = json.loads((work / "state.json").read_text()) if (work / "state.json").exists() else None
-    record = {"lot": LOT, "max_position": MAX_POSITION, "start": dict(START), "deposits": deposits,
+    record = {"lot": LOT, "max_position": MAX_POSITION, "start": dict(START), "deposits": deposits, "step_ns": 60 * 10**9,
               "balances": dict(fake.balances), "orders": [{k: v for k, v in o.items() if k != "_fills"} | {"fills": o["_fills"]}
                                                           for o in fake.orders],
               "journal": OrderJournal(journal).lines if journal.exists() else [], "state": state,
@@ -301,6 +308,16 @@ def check(rec: dict) -> list[str]:
     for e in log:
         if e.get("event") == "reconcile": logged |= set(e.get("adopted") or []) | set(e.get("lost") or [])
     if miss := [c for c in intents if c not in logged]: bad.append(f"outcome: intents without an outcome in the log: {miss}")
+    # bars: contiguous from the first traded to the last, in order within each run
+    runs, ts = [[]], []
+    for e in log:
+        if e.get("event") == "service_start": runs.append([])
+        elif e.get("event") == "bar": runs[-1].append(e["ts"]); ts.append(e["ts"])
+    held = sorted(set(ts))
+    if missing := [t for t, u in zip(held, held[1:]) if u - t != rec["step_ns"]]:
+        bad.append(f"bars: {len(missing)} gap(s), after bar(s) {missing[:3]}")
+    if back := [(t, u) for r in runs for t, u in zip(r, r[1:]) if u <= t]:
+        bad.append(f"bars: out of order or twice in one run {back[:3]}")
     # clean_exit
     out = rec.get("output", "")
     if rec.get("returncode") != 0: bad.append(f"clean_exit: exit code {rec.get('returncode')}: {out[-300:]!r}")
