@@ -71,15 +71,18 @@ def overlap_groups(starts,   # interval starts (numbers or datetimes)
         else: groups.append([int(i)]); end = stops[i]
     return groups
 
-def bootstrap_counts(n: int, n_boot: int = 1000, block: float | None = None, method: str = "stationary", seed: int = 0) -> np.ndarray:
-    "(n_boot, n) how many times each of `n` rows (bins) appears in each block-bootstrap resample of `bootstrap_indices`."
-    idx = bootstrap_indices(n, n_boot, block, method, seed)
-    flat = (idx + n * np.arange(n_boot)[:, None]).ravel()
-    return np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n).astype(float)
+def resample_counts(idx,     # (n_boot, m) row indices of resamples, e.g. from `bootstrap_indices`
+                    n: int,  # rows (bins) there are
+                   ) -> np.ndarray:
+    "(n_boot, n) how many times each of `n` rows (bins) appears in each resample."
+    idx = np.asarray(idx)
+    if idx.size and (idx.min() < 0 or idx.max() >= n): raise ValueError(f"indices must lie in [0, {n})")
+    flat = (idx + n * np.arange(len(idx))[:, None]).ravel()
+    return np.bincount(flat, minlength=len(idx) * n).reshape(len(idx), n).astype(float)
 
 def binned_sharpe(x,        # one return series
                   bins,     # the bin of each of its bars, 0 <= bins < K
-                  counts,   # (n_boot, K) times each bin is drawn (`bootstrap_counts`)
+                  counts,   # (n_boot, K) times each bin is drawn (`resample_counts`)
                  ) -> np.ndarray:
     "Per-bar Sharpe of each resample of `x` made of whole bins, drawn `counts` times: (n_boot,) (0 without spread)."
     x, bins, counts = np.asarray(x, float), np.asarray(bins), np.asarray(counts, float)

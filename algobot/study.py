@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 from .config import atomic_write_text
 from .contestants import Contestant, baselines, evaluate
 from .metrics import Backtest, periods_per_year
-from .statistics import (binned_sharpe, bootstrap_counts, excess_returns, expected_max_sharpe, overlap_groups, per_bar_sharpe,
-                          psr_over_blocks, sharpe_mean_se, sharpe_std)
+from .statistics import (binned_sharpe, bootstrap_indices, excess_returns, expected_max_sharpe, overlap_groups, per_bar_sharpe,
+                          psr_over_blocks, resample_counts, sharpe_mean_se, sharpe_std)
 from .tasks import TradingTask
 
 # %% auto #0
@@ -158,10 +158,14 @@ def _ns(stamps) -> np.ndarray:
     return i.as_unit("ns").asi8
 
 def _calendar_grids(stamps: dict, spans: dict, n_boot: int, block: float | None, seed: int) -> dict:
-    """Block u -> (its calendar group, bins(ns stamps) -> the group's coarse-bin numbers, the group's bootstrap counts or None).
+    """Block u -> (its calendar group, bins(ns stamps) -> bin numbers within the block's stretch of the group's grid,
+    (n_boot, L) times each of the block's L bins is drawn in each resample, or None if L < 2).
     Blocks whose [start, stop) spans overlap, directly or through others, form a group. Its grid is the bar stamps of its
     coarsest member (largest median bar spacing), extended by that spacing to cover every member's bars; a bar is stamped
-    at its open (as `resample_ohlcv` labels bins), so it belongs to the last coarse stamp at or before it."""
+    at its open (as `resample_ohlcv` labels bins), so it belongs to the last coarse stamp at or before it. One stationary
+    bootstrap per group draws K grid bins (mean block length: `block`, or the shortest member's L^(1/3)); a block takes the
+    bins drawn at the positions of its own stretch [a, a + L) of the grid, each wrapped into it (a + (drawn − a) mod L):
+    every resample of a block is as long as the block, and blocks on the same stretch get the same bins."""
     us, out = list(stamps), {}
     spacing = lambda t: float(np.median(np.diff(t))) if len(t) > 1 else 0.0
     for g, members in enumerate(overlap_groups([spans[u][0] for u in us], [spans[u][1] for u in us])):
@@ -174,9 +178,15 @@ def _calendar_grids(stamps: dict, spans: dict, n_boot: int, block: float | None,
         edges = np.concatenate([before, coarse, after])
         raw = lambda t, edges=edges: np.searchsorted(edges, np.asarray(t, float), side="right") - 1
         used = np.unique(raw(every))   # the bins that hold bars: the group's grid
-        bins = lambda t, raw=raw, used=used: np.searchsorted(used, raw(t))
-        counts = bootstrap_counts(len(used), n_boot, block, seed=seed + g) if len(used) > 1 else None
-        for u in group: out[u] = (g, bins, counts)
+        stretch = {u: (int(p.min()), int(p.max()) + 1) for u in group for p in [np.searchsorted(used, raw(stamps[u]))]}
+        K, shortest = len(used), min(e - a for a, e in stretch.values())
+        idx = bootstrap_indices(K, n_boot, min(K, block or max(1.0, round(shortest ** (1 / 3)))), seed=seed + g) if K > 1 else None
+        counts = {}
+        for u in group:
+            a, e = stretch[u]
+            if (a, e) not in counts:
+                counts[a, e] = resample_counts((idx[:, a:e] - a) % (e - a), e - a) if idx is not None and e - a > 1 else None
+            out[u] = (g, lambda t, raw=raw, used=used, a=a: np.searchsorted(used, raw(t)) - a, counts[a, e])
     return out
 
 def _calendar_weights(spans: dict, us: list) -> dict:
@@ -238,7 +248,7 @@ def summarize(leaderboard: Leaderboard,                # the results
               n_trials: int | None = None,             # trials tried (the DSR's N); None: learned contestants + `tuning_trials`
               apart: Sequence[str] = ("oracle",),      # shown but not ranked or counted as trials (a ceiling)
               level: float = 0.95, n_boot: int = 1000, seed: int = 0,  # the bootstrap
-              block: float | None = None,              # mean block length in coarse bars of a calendar group; None: K^(1/3)
+              block: float | None = None,              # mean block length in coarse bars of a calendar group; None: its shortest block's L^(1/3)
               tuning_trials: int = 0,                  # trials of the hyper-parameter search (`algobot.tune.tuning_trials`)
              ) -> pd.DataFrame:
     """One row per contestant: its `kind`, Sharpe and the Sharpe of its excess returns over `benchmark` with their
