@@ -201,12 +201,14 @@ def _calendar_weights(spans: dict, us: list) -> dict:
     return out
 
 def _block(x, ann: float, stamps, grid: tuple, n_boot: int) -> tuple:
-    "(Sharpe, its variance, bootstrap replicates of the Sharpe on the group's resampled coarse bins) of one block's returns, annualised by `ann`."
+    """(Sharpe, its variance, bootstrap replicates of the Sharpe on the group's resampled coarse bins) of one block's
+    returns, annualised by `ann`; the replicates are centred on the Sharpe and scaled to its analytic standard error."""
     x = np.asarray(x, float)
-    s = float(per_bar_sharpe(x)) * ann
+    s, v = float(per_bar_sharpe(x)) * ann, (sharpe_std(x) * ann) ** 2
     _, bins, counts = grid
     reps = binned_sharpe(x, bins(stamps), counts) * ann if counts is not None else np.full(n_boot, s)
-    return s, (sharpe_std(x) * ann) ** 2, reps
+    sd = reps.std()
+    return s, v, s + (reps - reps.mean()) * (math.sqrt(v) / sd if sd > 0 else 1.0)
 
 def _seeds_combined(cells: dict, draws: np.ndarray, order: dict) -> tuple:
     """One block of one contestant from its seeds' `_block`s: (Sharpe, variance, replicates with the seeds averaged,
@@ -247,8 +249,8 @@ def summarize(leaderboard: Leaderboard,                # the results
               benchmark: str = "buy_and_hold",         # the excess returns, their Sharpe and the PSR are measured against it
               n_trials: int | None = None,             # trials tried (the DSR's N); None: learned contestants + `tuning_trials`
               apart: Sequence[str] = ("oracle",),      # shown but not ranked or counted as trials (a ceiling)
-              level: float = 0.95, n_boot: int = 1000, seed: int = 0,  # the bootstrap
-              block: float | None = None,              # mean block length in coarse bars of a calendar group; None: its shortest block's L^(1/3)
+              level: float = 0.95, n_boot: int = 1000, block: float | None = None, seed: int = 0,  # the bootstrap
+              # (`block`: mean block length in coarse bins of a calendar group; None: L^(1/3) of its shortest block of L bins)
               tuning_trials: int = 0,                  # trials of the hyper-parameter search (`algobot.tune.tuning_trials`)
              ) -> pd.DataFrame:
     """One row per contestant: its `kind`, Sharpe and the Sharpe of its excess returns over `benchmark` with their
