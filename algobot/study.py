@@ -4,7 +4,7 @@
 
 # %% ../nbs/19_study.ipynb #3089caf9
 from __future__ import annotations
-import io, math, re, zlib
+import io, math, re
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Sequence
@@ -239,7 +239,7 @@ def _over_blocks(comb: dict, c: str, us: list, q: list, group: dict, weight: dic
     m = [np.mean([d[k] for d in dev if k in d]) for k in seeds]
     extra = float(np.var(m, ddof=1)) / len(m) if len(m) > 1 else 0.0
     lo, hi = np.quantile(rep.mean(0), q)
-    w = np.array([weight[u] for u in us]); w = w / w.sum() if w.sum() > 0 else np.full(len(us), np.nan)
+    w = np.array([weight.get(u, np.nan) for u in us]); w = w / w.sum() if w.sum() > 0 else np.full(len(us), np.nan)
     w_lo, w_hi = np.quantile(w @ rep, q)
     return dict(sr=float(s.mean()), se=sharpe_mean_se(sd, corr, extra), lo=lo, hi=hi, psr=psr_over_blocks(s, sd, corr, extra),
                 w_sr=float(w @ s), w_lo=w_lo, w_hi=w_hi)
@@ -300,7 +300,7 @@ def summarize(leaderboard: Leaderboard,                # the results
     for c in dict.fromkeys(frame.contestant):
         us, sub = [u for (cc, u) in sr if cc == c], frame[frame.contestant == c]
         seeds = sorted({k for t in (own, exc) for (cc, u), d in t.items() if cc == c for k in d})
-        draws = (np.random.default_rng([seed, zlib.crc32(c.encode())]).multinomial(len(seeds), np.full(len(seeds), 1 / len(seeds)), n_boot)
+        draws = (np.random.default_rng([seed, *c.encode()]).multinomial(len(seeds), np.full(len(seeds), 1 / len(seeds)), n_boot)
                  if seeds else None)   # the same seeds drawn in every block and for own and excess returns
         order = {k: i for i, k in enumerate(seeds)}
         comb = {t: {(c, u): _seeds_combined(d, draws, order) for (cc, u), d in table.items() if cc == c}
