@@ -257,7 +257,7 @@ def _merge_rows(rows: list[dict[str, Any]], earlier: list[dict[str, Any]]) -> li
 
 # %% ../nbs/99_pipeline.ipynb #a677d9d4
 STUDY_VERDICT, STUDY_SUMMARY = "verdict.md", "leaderboard_summary.csv"   # what the study notebook writes to the reports folder
-HEADLINE = {"sharpe": "Sharpe", "excess_sharpe": "excess Sharpe", "total_return": "total return", "max_drawdown": "max drawdown",
+HEADLINE = {"sharpe": "Sharpe", "excess_sharpe": "excess Sharpe", "annual_return": "annual return", "worst_drawdown": "worst drawdown",
             "psr": "PSR", "dsr": "DSR", "mean_rank": "mean rank"}   # leaderboard_summary.csv column -> headline table heading
 INTERVALS = {"sharpe": ("sharpe_lo", "sharpe_hi"), "excess_sharpe": ("excess_lo", "excess_hi")}  # shown as [lo, hi]
 

@@ -57,6 +57,45 @@ def block_bootstrap_ci(x,                                # a return series
     lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
     return float(statistic(x, axis=-1)), float(lo), float(hi)
 
+# %% ../nbs/05a_statistics.ipynb #6587171f
+def overlap_groups(starts,   # interval starts (numbers or datetimes)
+                   stops,    # their ends: [start, stop), half-open
+                  ) -> list[list[int]]:
+    "Positions of the intervals, grouped so that intervals overlapping directly or through others share a group (in start order)."
+    starts, stops = np.asarray(starts), np.asarray(stops)
+    if starts.shape != stops.shape or starts.ndim != 1: raise ValueError(f"need as many starts as stops, got {starts.shape} and {stops.shape}")
+    if (stops < starts).any(): raise ValueError("every interval needs start <= stop")
+    groups, end = [], None
+    for i in np.argsort(starts, kind="stable"):
+        if groups and starts[i] < end: groups[-1].append(int(i)); end = max(end, stops[i])
+        else: groups.append([int(i)]); end = stops[i]
+    return groups
+
+def resample_counts(idx,     # (n_boot, m) row indices of resamples, e.g. from `bootstrap_indices`
+                    n: int,  # rows (bins) there are
+                   ) -> np.ndarray:
+    "(n_boot, n) how many times each of `n` rows (bins) appears in each resample."
+    idx = np.asarray(idx)
+    if idx.size and (idx.min() < 0 or idx.max() >= n): raise ValueError(f"indices must lie in [0, {n})")
+    flat = (idx + n * np.arange(len(idx))[:, None]).ravel()
+    return np.bincount(flat, minlength=len(idx) * n).reshape(len(idx), n).astype(float)
+
+def binned_sharpe(x,        # one return series
+                  bins,     # the bin of each of its bars, 0 <= bins < K
+                  counts,   # (n_boot, K) times each bin is drawn (`resample_counts`)
+                 ) -> np.ndarray:
+    "Per-bar Sharpe of each resample of `x` made of whole bins, drawn `counts` times: (n_boot,) (0 without spread)."
+    x, bins, counts = np.asarray(x, float), np.asarray(bins), np.asarray(counts, float)
+    if x.shape != bins.shape: raise ValueError(f"need one bin per bar, got {x.shape} and {bins.shape}")
+    if len(x) and (bins.min() < 0 or bins.max() >= counts.shape[1]): raise ValueError(f"bins must lie in [0, {counts.shape[1]})")
+    d = x - x.mean() if len(x) else x   # centred for accuracy; the mean goes back in below
+    K = counts.shape[1]
+    n, s, q = (counts @ np.stack([np.bincount(bins, minlength=K), np.bincount(bins, d, K), np.bincount(bins, d * d, K)], 1)).T
+    mean = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
+    var = np.divide(q - s * mean, n - 1, out=np.zeros_like(s), where=n > 1)
+    sd = np.sqrt(np.maximum(var, 0))
+    return np.where(sd > 1e-14, (mean + (x.mean() if len(x) else 0.0)) / np.where(sd > 1e-14, sd, 1.0), 0.0)
+
 # %% ../nbs/05a_statistics.ipynb #43b3db6f
 def _moments(x) -> tuple[float, float, float, int]:
     "(per-bar Sharpe, skewness, kurtosis (normal: 3), n) of a return series."
@@ -92,14 +131,28 @@ def probabilistic_sharpe_ratio(returns,                  # per-bar returns
     return NormalDist().cdf((_moments(returns)[0] - benchmark_sharpe) / sharpe_std(returns))
 
 # %% ../nbs/05a_statistics.ipynb #5b1e07ad
+def sharpe_mean_se(ses,                    # the blocks' standard errors (same units as their Sharpe ratios)
+                   corr=None,              # (B, B) correlation of the blocks' estimates; None: independent
+                   extra_var: float = 0.0, # variance of the mean from other sources (e.g. training seeds), added
+                  ) -> float:
+    "Standard error of the equal-weighted mean of B blocks' Sharpe ratios: √(σᵀ ρ σ / B² + extra_var)."
+    se = np.asarray(ses, float)
+    if se.ndim != 1 or se.size == 0: raise ValueError(f"need a 1-d array of at least one standard error, got shape {se.shape}")
+    if (se < 0).any(): raise ValueError("standard errors must be >= 0")
+    if extra_var < 0: raise ValueError(f"extra_var must be >= 0, got {extra_var}")
+    c = np.eye(se.size) if corr is None else np.asarray(corr, float)
+    if c.shape != (se.size, se.size): raise ValueError(f"corr must be ({se.size}, {se.size}), got {c.shape}")
+    return math.sqrt(max(float(se @ c @ se), 0.0) / se.size ** 2 + extra_var)
+
 def psr_over_blocks(sharpes,   # each block's Sharpe ratio (all in the same units, e.g. annualised)
                     ses,       # their standard errors, in the same units
+                    corr=None, extra_var: float = 0.0,   # see `sharpe_mean_se`
                    ) -> float:
-    "PSR (against 0) of the equal-weighted mean of independent blocks' Sharpe ratios: Φ(mean / (√Σse² / B))."
+    "PSR (against 0) of the equal-weighted mean of blocks' Sharpe ratios: Φ(mean / `sharpe_mean_se`)."
     sr, se = np.asarray(sharpes, float), np.asarray(ses, float)
     if sr.shape != se.shape or sr.size == 0: raise ValueError(f"need as many standard errors as Sharpe ratios (at least one), got {sr.shape} and {se.shape}")
     if (se <= 0).any(): raise ValueError("standard errors must be positive")
-    return NormalDist().cdf(sr.mean() / (math.sqrt((se ** 2).sum()) / sr.size))
+    return NormalDist().cdf(sr.mean() / sharpe_mean_se(se, corr, extra_var))
 
 # %% ../nbs/05a_statistics.ipynb #bebe970f
 EULER_GAMMA = 0.5772156649015329   # the Euler–Mascheroni constant γ

@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 from .config import atomic_write_text, init_ray
 from .contestants import Contestant, baselines, evaluate
 from .metrics import Backtest, periods_per_year
-from .statistics import (bootstrap_indices, excess_returns, expected_max_sharpe, per_bar_sharpe, psr_over_blocks,
-                                sharpe_std)
+from .statistics import (binned_sharpe, bootstrap_indices, excess_returns, expected_max_sharpe, overlap_groups, per_bar_sharpe,
+                          psr_over_blocks, resample_counts, sharpe_mean_se, sharpe_std)
 from .tasks import TradingTask
 
 # %% auto #0
@@ -169,16 +169,100 @@ def rank_contestants(frame: pd.DataFrame, metric: str = "sharpe") -> pd.DataFram
     return frame.groupby(["task", "contestant"])[metric].mean().unstack().rank(axis=1, ascending=False)
 
 # %% ../nbs/19_study.ipynb #b10c5e01
-def _block(x: np.ndarray, ann: float, idx: np.ndarray) -> tuple:
-    "(Sharpe, its variance, bootstrap replicates of the Sharpe on the resampled bars `idx`) of one block's returns, annualised by `ann`."
-    return per_bar_sharpe(x) * ann, (sharpe_std(x) * ann) ** 2, per_bar_sharpe(x[idx]) * ann
+YEAR_NS = 365.25 * 86400e9   # nanoseconds in a calendar year
 
-def _over_blocks(table: dict, c: str, us: list, q: list) -> dict:
-    "Mean Sharpe of contestant `c` over the blocks `us`, its standard error, interval and PSR against 0; NaN if a block is missing."
-    if not us or any((c, u) not in table for u in us): return dict(sr=np.nan, se=np.nan, lo=np.nan, hi=np.nan, psr=np.nan)
-    s, v, b = zip(*(table[c, u] for u in us))
-    lo, hi = np.quantile(np.mean(b, axis=0), q)
-    return dict(sr=float(np.mean(s)), se=math.sqrt(sum(v)) / len(us), lo=lo, hi=hi, psr=psr_over_blocks(s, np.sqrt(v)))
+def _ns(stamps) -> np.ndarray:
+    "Timestamps as int64 nanoseconds (converted to UTC if time-zone aware)."
+    i = stamps if isinstance(stamps, pd.DatetimeIndex) else pd.DatetimeIndex(pd.to_datetime(list(stamps), format="ISO8601"))
+    if i.tz is not None: i = i.tz_convert("UTC").tz_localize(None)
+    return i.as_unit("ns").asi8
+
+def _calendar_grids(stamps: dict, spans: dict, n_boot: int, block: float | None, seed: int) -> dict:
+    """Block u -> (its calendar group, bins(ns stamps) -> bin numbers within the block's stretch of the group's grid,
+    (n_boot, L) times each of the block's L bins is drawn in each resample, or None if L < 2).
+    Blocks whose [start, stop) spans overlap, directly or through others, form a group. Its grid is the bar stamps of its
+    coarsest member (largest median bar spacing), extended by that spacing to cover every member's bars; a bar is stamped
+    at its open (as `resample_ohlcv` labels bins), so it belongs to the last coarse stamp at or before it. One stationary
+    bootstrap per group draws K grid bins (mean block length: `block`, or the shortest member's L^(1/3)); a block takes the
+    bins drawn at the positions of its own stretch [a, a + L) of the grid, each wrapped into it (a + (drawn − a) mod L):
+    every resample of a block is as long as the block, and blocks on the same stretch get the same bins."""
+    us, out = list(stamps), {}
+    spacing = lambda t: float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    for g, members in enumerate(overlap_groups([spans[u][0] for u in us], [spans[u][1] for u in us])):
+        group = [us[i] for i in members]
+        coarse = stamps[max(group, key=lambda u: (spacing(stamps[u]), len(stamps[u])))].astype(float)
+        every = np.concatenate([stamps[u] for u in group]).astype(float)
+        d = spacing(coarse) or float(every.max() - every.min()) or 1.0
+        before = coarse[0] - d * np.arange(int(np.ceil((coarse[0] - every.min()) / d)), 0, -1)
+        after = coarse[-1] + d * np.arange(1, int((every.max() - coarse[-1]) // d) + 1)
+        edges = np.concatenate([before, coarse, after])
+        raw = lambda t, edges=edges: np.searchsorted(edges, np.asarray(t, float), side="right") - 1
+        used = np.unique(raw(every))   # the bins that hold bars: the group's grid
+        stretch = {u: (int(p.min()), int(p.max()) + 1) for u in group for p in [np.searchsorted(used, raw(stamps[u]))]}
+        K, shortest = len(used), min(e - a for a, e in stretch.values())
+        idx = bootstrap_indices(K, n_boot, min(K, block or max(1.0, round(shortest ** (1 / 3)))), seed=seed + g) if K > 1 else None
+        counts = {}
+        for u in group:
+            a, e = stretch[u]
+            if (a, e) not in counts:
+                counts[a, e] = resample_counts((idx[:, a:e] - a) % (e - a), e - a) if idx is not None and e - a > 1 else None
+            out[u] = (g, lambda t, raw=raw, used=used, a=a: np.searchsorted(used, raw(t)) - a, counts[a, e])
+    return out
+
+def _calendar_weights(spans: dict, us: list) -> dict:
+    """Block u -> its weight: its length in years; blocks that overlap (a group) share the length of their union, in
+    proportion to theirs, so each stretch of calendar time counts once."""
+    out = {}
+    for members in overlap_groups([spans[u][0] for u in us], [spans[u][1] for u in us]):
+        g = [us[i] for i in members]
+        years = np.array([(spans[u][1] - spans[u][0]) / YEAR_NS for u in g])
+        union = (max(spans[u][1] for u in g) - min(spans[u][0] for u in g)) / YEAR_NS
+        for u, y in zip(g, years): out[u] = union * y / years.sum() if years.sum() > 0 else 0.0
+    return out
+
+def _block(x, ann: float, stamps, grid: tuple, n_boot: int) -> tuple:
+    """(Sharpe, its variance, bootstrap replicates of the Sharpe on the group's resampled coarse bins) of one block's
+    returns, annualised by `ann`; the replicates are centred on the Sharpe and scaled to its analytic standard error."""
+    x = np.asarray(x, float)
+    s, v = float(per_bar_sharpe(x)) * ann, (sharpe_std(x) * ann) ** 2
+    _, bins, counts = grid
+    reps = binned_sharpe(x, bins(stamps), counts) * ann if counts is not None else np.full(n_boot, s)
+    sd = reps.std()
+    return s, v, s + (reps - reps.mean()) * (math.sqrt(v) / sd if sd > 0 else 1.0)
+
+def _seeds_combined(cells: dict, draws: np.ndarray, order: dict) -> tuple:
+    """One block of one contestant from its seeds' `_block`s: (Sharpe, variance, replicates with the seeds averaged,
+    replicates with the seeds resampled by `draws` — (n_boot, seeds) multinomial counts over `order`'s seeds —,
+    {seed: its Sharpe minus the seeds' mean})."""
+    ks = sorted(cells)
+    s, v, R = np.array([cells[k][0] for k in ks]), np.array([cells[k][1] for k in ks]), np.stack([cells[k][2] for k in ks])
+    bar = R.mean(0)
+    if len(ks) > 1:   # the seed-weighted mean, its spread around the plain mean scaled by √(S/(S−1)) (unbiased seed variance)
+        w = draws[:, [order[k] for k in ks]]; tot = w.sum(1)
+        drawn = np.divide((w * R.T).sum(1), tot, out=bar.copy(), where=tot > 0)
+        rep = bar + math.sqrt(len(ks) / (len(ks) - 1)) * (drawn - bar)
+    else: rep = bar
+    return float(s.mean()), float(v.mean()), bar, rep, dict(zip(ks, s - s.mean()))
+
+def _over_blocks(comb: dict, c: str, us: list, q: list, group: dict, weight: dict) -> dict:
+    """Mean Sharpe of contestant `c` over the blocks `us` (from `_seeds_combined`), its standard error (blocks of a calendar
+    group correlated as their bar-only replicates are, plus the seeds' variance), interval and PSR against 0; the
+    calendar-weighted mean and its interval. NaN if a block is missing."""
+    if not us or any((c, u) not in comb for u in us):
+        return dict.fromkeys(["sr", "se", "lo", "hi", "psr", "w_sr", "w_lo", "w_hi"], np.nan)
+    s, v, bar, rep, dev = zip(*(comb[c, u] for u in us))
+    s, sd, bar, rep = np.array(s), np.sqrt(v), np.array(bar), np.array(rep)
+    g = np.array([group[u] for u in us])
+    with np.errstate(invalid="ignore", divide="ignore"): corr = np.corrcoef(bar) if len(us) > 1 else np.ones((1, 1))
+    corr = np.where((g[:, None] == g[None, :]) & np.isfinite(corr), corr, 0.0); np.fill_diagonal(corr, 1.0)
+    seeds = sorted({k for d in dev for k in d})   # each seed's mean deviation over the blocks: the seeds' spread
+    m = [np.mean([d[k] for d in dev if k in d]) for k in seeds]
+    extra = float(np.var(m, ddof=1)) / len(m) if len(m) > 1 else 0.0
+    lo, hi = np.quantile(rep.mean(0), q)
+    w = np.array([weight.get(u, np.nan) for u in us]); w = w / w.sum() if w.sum() > 0 else np.full(len(us), np.nan)
+    w_lo, w_hi = np.quantile(w @ rep, q)
+    return dict(sr=float(s.mean()), se=sharpe_mean_se(sd, corr, extra), lo=lo, hi=hi, psr=psr_over_blocks(s, sd, corr, extra),
+                w_sr=float(w @ s), w_lo=w_lo, w_hi=w_hi)
 
 # %% ../nbs/19_study.ipynb #ef2fbb2b
 def summarize(leaderboard: Leaderboard,                # the results
@@ -186,50 +270,75 @@ def summarize(leaderboard: Leaderboard,                # the results
               n_trials: int | None = None,             # trials tried (the DSR's N); None: learned contestants + `tuning_trials`
               apart: Sequence[str] = ("oracle",),      # shown but not ranked or counted as trials (a ceiling)
               level: float = 0.95, n_boot: int = 1000, block: float | None = None, seed: int = 0,  # the bootstrap
+              # (`block`: mean block length in coarse bins of a calendar group; None: L^(1/3) of its shortest block of L bins)
               tuning_trials: int = 0,                  # trials of the hyper-parameter search (`algobot.tune.tuning_trials`)
              ) -> pd.DataFrame:
-    """One row per contestant: its `kind`, mean metrics, Sharpe and the Sharpe of its excess returns over `benchmark`
-    with their intervals, the PSR of the excess returns, the DSR over the trials tried and the mean rank.
-    Columns that need per-bar returns are NaN for a contestant whose returns are missing."""
+    """One row per contestant: its `kind`, Sharpe and the Sharpe of its excess returns over `benchmark` with their
+    calendar-aware intervals (overlapping test periods resampled jointly, training seeds resampled too), their
+    calendar-weighted means, the PSR of the excess returns, the DSR over the trials tried, the annual return, the worst
+    drawdown and the mean rank. Columns that need per-bar returns are NaN for a contestant whose returns are missing."""
     frame = leaderboard.frame()
     if benchmark not in set(frame.contestant): raise ValueError(f"benchmark {benchmark!r} is not in the leaderboard")
     def returns(row):
         try: return leaderboard.returns(_key(row))
         except FileNotFoundError: return None
-    units = frame[["task", "fold"]].drop_duplicates().sort_values(["task", "fold"]).itertuples(index=False)
-    sr, own, exc = {}, {}, {}   # (contestant, block) -> mean Sharpe; `_block` of its returns, of its excess returns (seeds averaged)
+    units = list(frame[["task", "fold"]].drop_duplicates().sort_values(["task", "fold"]).itertuples(index=False, name=None))
+    sr, got, spans, stamps = {}, {}, {}, {}   # (contestant, block) -> mean Sharpe; block -> its rows and returns, span, bar stamps
     for u, (task, fold) in enumerate(units):
         rows = frame[(frame.task == task) & (frame.fold == fold)]
         if benchmark not in set(rows.contestant): continue
-        bench = {int(r.seed): returns(r) for _, r in rows[rows.contestant == benchmark].iterrows()}
-        cache = {}   # the same resampled bars for every contestant of the block (per length)
-        idx = lambda n: cache.setdefault(n, bootstrap_indices(n, n_boot, block, seed=seed + u) if n > 1 else None)
-        for c, grp in rows.groupby("contestant"):
-            sr[c, u], o, e = grp.sharpe.mean(), [], []
-            for _, row in grp.iterrows():
-                x = returns(row)
+        for c, grp in rows.groupby("contestant"): sr[c, u] = grp.sharpe.mean()
+        got[u] = [(r, returns(r)) for _, r in rows.iterrows()]
+        xs = [x for _, x in got[u] if x is not None and len(x)]
+        if xs: stamps[u] = np.unique(np.concatenate([_ns(x.index) for x in xs]))
+        b = rows[rows.contestant == benchmark].iloc[0]
+        if {"start", "stop"} <= set(rows.columns) and pd.notna(b.start) and pd.notna(b.stop): spans[u] = tuple(_ns([b.start, b.stop]))
+        elif u in stamps: spans[u] = (stamps[u][0], stamps[u][-1])
+    grids = _calendar_grids(stamps, spans, n_boot, block, seed)
+    own, exc = {}, {}   # (contestant, block) -> {seed: `_block`} of its returns, of its excess returns
+    for u, pairs in got.items():
+        if u not in grids: continue
+        bench = {int(r.seed): x for r, x in pairs if r.contestant == benchmark}
+        for c in dict.fromkeys(r.contestant for r, _ in pairs):
+            o, e = {}, {}
+            for r, x in pairs:
+                if r.contestant != c: continue
                 if x is None: break
-                ann = math.sqrt(row.bars_per_year)
-                o.append(_block(x.to_numpy(), ann, idx(len(x))))
-                xb = bench.get(int(row.seed), bench[min(bench)])   # the benchmark (its same seed if it has it) ...
-                if xb is not None:                                 # ... on the bars both traded (an episode may end early)
+                ann = math.sqrt(r.bars_per_year)
+                o[int(r.seed)] = _block(x.to_numpy(), ann, _ns(x.index), grids[u], n_boot)
+                xb = bench.get(int(r.seed), bench[min(bench)])   # the benchmark (its same seed if it has it) ...
+                if xb is not None:                               # ... on the bars both traded (an episode may end early)
                     x, xb = x.align(xb, join="inner")
-                    e.append(_block(excess_returns(x, xb), ann, idx(len(x))))
+                    e[int(r.seed)] = _block(excess_returns(x, xb), ann, _ns(x.index), grids[u], n_boot)
             else:   # every seed's returns are there
-                own[c, u] = tuple(np.mean(z, axis=0) for z in zip(*o))
-                if len(e) == len(o): exc[c, u] = tuple(np.mean(z, axis=0) for z in zip(*e))
+                own[c, u] = o
+                if len(e) == len(o): exc[c, u] = e
     q, known = [(1 - level) / 2, (1 + level) / 2], set(baselines())
     kind = lambda c: "benchmark" if c == benchmark else "apart" if c in apart else "baseline" if c in known else "learned"
+    group = {u: grids[u][0] for u in grids}
     out = []
     for c in dict.fromkeys(frame.contestant):
         us, sub = [u for (cc, u) in sr if cc == c], frame[frame.contestant == c]
+        seeds = sorted({k for t in (own, exc) for (cc, u), d in t.items() if cc == c for k in d})
+        draws = (np.random.default_rng([seed, *c.encode()]).multinomial(len(seeds), np.full(len(seeds), 1 / len(seeds)), n_boot)
+                 if seeds else None)   # the same seeds drawn in every block and for own and excess returns
+        order = {k: i for i, k in enumerate(seeds)}
+        comb = {t: {(c, u): _seeds_combined(d, draws, order) for (cc, u), d in table.items() if cc == c}
+                for t, table in (("own", own), ("exc", exc))}
+        weight = _calendar_weights(spans, [u for u in us if u in spans]) if all(u in spans for u in us) else {}
+        a, x = (_over_blocks(comb[t], c, us, q, group, weight) for t in ("own", "exc"))
         m, b_sr = np.mean([sr[c, u] for u in us]), np.mean([sr[benchmark, u] for u in us])
-        a, x = _over_blocks(own, c, us, q), _over_blocks(exc, c, us, q)
+        w = np.array([weight.get(u, np.nan) for u in us])
+        lg = sub.groupby(["task", "fold"]).total_return.apply(lambda t: np.log1p(t).mean())   # log growth per block, seeds averaged
+        years = np.array([(spans[u][1] - spans[u][0]) / YEAR_NS if u in spans else np.nan for u in us])
         out.append({"contestant": c, "kind": kind(c), "results": len(sub), "tasks": sub.task.nunique(), "folds": sub.fold.nunique(),
                     "sharpe": m, "sharpe_lo": a["lo"], "sharpe_hi": a["hi"], "sharpe_se": a["se"],
+                    "sharpe_weighted": float(w @ [sr[c, u] for u in us] / w.sum()), "sharpe_weighted_lo": a["w_lo"], "sharpe_weighted_hi": a["w_hi"],
                     "excess_sharpe": x["sr"], "excess_lo": x["lo"], "excess_hi": x["hi"], "excess_se": x["se"], "psr": x["psr"],
+                    "excess_weighted": x["w_sr"], "excess_weighted_lo": x["w_lo"], "excess_weighted_hi": x["w_hi"],
                     "sharpe_diff": m - b_sr, "benchmark_sharpe": b_sr,
-                    **sub[["sortino", "total_return", "max_drawdown", "turnover"]].mean().to_dict()})
+                    "annual_return": float(np.expm1(w @ (np.array([lg[units[u]] for u in us]) / years) / w.sum())),
+                    "worst_drawdown": sub.max_drawdown.max(), **sub[["sortino", "turnover"]].mean().to_dict()})
     s = pd.DataFrame(out).set_index("contestant")
     learned = s[s.kind == "learned"]   # the trials: one configuration each, their Sharpe averaged over blocks and seeds
     n = n_trials if n_trials is not None else len(learned) + tuning_trials
@@ -276,47 +385,70 @@ def verdict(summary: pd.DataFrame, benchmark: str = "buy_and_hold", level: float
     return " ".join(out)
 
 # %% ../nbs/19_study.ipynb #0d4a000f
-def plot_equity_fan(leaderboard: Leaderboard, contestants: Sequence[str] | None = None, cols: int = 3, points: int = 200):
-    "Equity of every (task, fold, seed) result per contestant over its test period (time as a fraction); median, 10–90% band."
+def plot_equity_fan(leaderboard: Leaderboard, contestants: Sequence[str] | None = None, cols: int = 3, points: int = 200,
+                    apart: Sequence[str] = ("oracle", "canary"),   # ceilings: drawn in their own row(s), after the others
+                   ):
+    """Equity of every (task, fold, seed) result per contestant over its test period (time as a fraction); median and
+    10–90% band. Log scale (a doubling looks the same everywhere), each panel its own range, ceilings in rows of their own."""
     frame = leaderboard.frame()
     names = list(contestants or dict.fromkeys(frame.contestant))
-    rows = -(-len(names) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), sharey=True, squeeze=False)
+    honest, ceilings = [c for c in names if c not in apart], [c for c in names if c in apart]
+    top, low = -(-len(honest) // cols), -(-len(ceilings) // cols)
+    fig, axes = plt.subplots(top + low, cols, figsize=(4 * cols, 2.6 * (top + low)), squeeze=False)
+    slots = list(axes[:top].flat)[:len(honest)] + list(axes[top:].flat)[:len(ceilings)]
     grid_x = np.linspace(0, 1, points)
-    for ax, c in zip(axes.flat, names):
+    for ax, c in zip(slots, honest + ceilings):
         curves = []
         for _, r in frame[frame.contestant == c].iterrows():
             e = np.r_[1.0, np.cumprod(1 + leaderboard.returns(_key(r)).to_numpy())]
-            curves.append(np.interp(grid_x, np.linspace(0, 1, len(e)), e))
+            curves.append(np.maximum(np.interp(grid_x, np.linspace(0, 1, len(e)), e), 1e-6))   # a wiped-out account: 1e-6
             ax.plot(grid_x, curves[-1], color="grey", lw=0.5, alpha=0.5)
         lo, med, hi = np.quantile(curves, [0.1, 0.5, 0.9], axis=0)
         ax.fill_between(grid_x, lo, hi, alpha=0.3); ax.plot(grid_x, med, lw=1.5)
-        ax.axhline(1, color="k", lw=0.5); ax.set_title(f"{c} ({len(curves)} results)", fontsize=9); ax.tick_params(labelsize=7)
-    for ax in axes.flat[len(names):]: ax.axis("off")
-    fig.supxlabel("fraction of the test period", fontsize=8); fig.supylabel("equity", fontsize=8); fig.tight_layout()
+        ax.axhline(1, color="k", lw=0.5); ax.set_yscale("log")
+        plain = plt.FuncFormatter(lambda v, _: f"{v:g}")   # 0.5, 1, 2 rather than 5×10⁻¹; minor ticks labelled within a decade
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain if ax.get_ylim()[1] / ax.get_ylim()[0] < 10 else plt.NullFormatter())
+        ax.set_title(f"{c} ({len(curves)} results)" + (", a ceiling: apart" if c in apart else ""), fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[:]:
+        if not any(ax is s for s in slots): ax.axis("off")
+    fig.supxlabel("fraction of the test period", fontsize=8); fig.supylabel("equity (log scale)", fontsize=8); fig.tight_layout()
     return fig
 
 # %% ../nbs/19_study.ipynb #7e0f5966
-def plot_excess_heatmap(frame: pd.DataFrame, benchmark: str = "buy_and_hold", apart: Sequence[str] = ("oracle",), ax=None):
-    "Mean Sharpe minus the benchmark's, per contestant (but those `apart`) and task (folds and seeds averaged)."
+def plot_excess_heatmap(frame: pd.DataFrame, benchmark: str = "buy_and_hold", apart: Sequence[str] = ("oracle",), ax=None,
+                        clip: float = 0.95,   # the colour scale ends at ± this quantile of the |values|; beyond: the end colours
+                       ):
+    """Mean Sharpe minus the benchmark's, per contestant (but those `apart`) and task (folds and seeds averaged), on a
+    symmetric colour scale clipped at the `clip` quantile of the |values|; every cell shows its value, clipped ones in bold."""
     m = frame.groupby(["contestant", "task"]).sharpe.mean().unstack()
     m = (m - m.loc[benchmark]).drop(index=[benchmark, *[a for a in apart if a in m.index]])
     ax = ax or plt.subplots(figsize=(1.2 * m.shape[1] + 3, 0.45 * m.shape[0] + 1.2))[1]
-    lim = np.nanmax(np.abs(m.to_numpy())) or 1.0
+    v = np.abs(m.to_numpy()); v = v[np.isfinite(v)]
+    lim = float(np.quantile(v, clip)) if len(v) else 0.0
+    lim = lim or 1.0
     im = ax.imshow(m.to_numpy(), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(m.shape[1]), m.columns, fontsize=8); ax.set_yticks(range(m.shape[0]), m.index, fontsize=8)
-    for (i, j), v in np.ndenumerate(m.to_numpy()):
-        ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=7, color="white" if abs(v) > lim / 2 else "black")
-    plt.colorbar(im, ax=ax, label=f"Sharpe − {benchmark}"); ax.set_title(f"Sharpe minus {benchmark}, per task", fontsize=9)
+    for (i, j), x in np.ndenumerate(m.to_numpy()):
+        ax.text(j, i, f"{x:+.2f}", ha="center", va="center", fontsize=7, color="white" if abs(x) > lim / 2 else "black",
+                fontweight="bold" if abs(x) > lim else "normal")
+    plt.colorbar(im, ax=ax, extend="both", label=f"Sharpe − {benchmark}")
+    ax.set_title(f"Sharpe minus {benchmark}, per task (colours clipped at ±{lim:.2f}; bold: beyond)", fontsize=9)
     return ax
 
 # %% ../nbs/19_study.ipynb #e4ce116e
 def plot_ci(summary: pd.DataFrame, ax=None):
-    "Sharpe of the excess returns over the benchmark per contestant, with its paired bootstrap interval as whiskers."
+    """Sharpe of the excess returns over the benchmark per contestant (equal-weight mean over blocks), with its
+    calendar-aware interval as whiskers, and the calendar-weighted mean as a hollow diamond."""
     s = summary.dropna(subset=["excess_sharpe"]).sort_values("excess_sharpe")
     ax = ax or plt.subplots(figsize=(6, 0.4 * len(s) + 1))[1]
     y = np.arange(len(s))
-    ax.errorbar(s.excess_sharpe, y, xerr=[s.excess_sharpe - s.excess_lo, s.excess_hi - s.excess_sharpe], fmt="o", capsize=3)
+    ax.errorbar(s.excess_sharpe, y, xerr=[s.excess_sharpe - s.excess_lo, s.excess_hi - s.excess_sharpe], fmt="o", capsize=3,
+                label="equal-weight mean, calendar-aware interval")
+    if "excess_weighted" in s:
+        ax.plot(s.excess_weighted, y, "D", mfc="none", ms=8, zorder=3, color="C3", label="calendar-weighted mean")
     ax.set_yticks(y, [f"{c} (apart)" if k == "apart" else c for c, k in zip(s.index, s.kind)], fontsize=8)
     ax.axvline(0, color="k", lw=0.5); ax.set_xlabel("annualised Sharpe of the excess returns over the benchmark", fontsize=8)
+    ax.legend(fontsize=7, loc="lower right")
     return ax
