@@ -4,7 +4,7 @@
 
 # %% ../nbs/19_study.ipynb #3089caf9
 from __future__ import annotations
-import io, math, re
+import inspect, io, json, math, re
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Sequence
@@ -12,9 +12,10 @@ from typing import Any, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from .config import atomic_write_text
+from .config import atomic_path, atomic_write_text
 from .contestants import Contestant, baselines, evaluate
 from .metrics import Backtest, periods_per_year
 from .statistics import (bootstrap_indices, excess_returns, expected_max_sharpe, per_bar_sharpe, psr_over_blocks,
@@ -31,7 +32,7 @@ def _key(row) -> tuple[str, str, int, int]: return (str(row["contestant"]), str(
 
 # %% ../nbs/19_study.ipynb #181ea68b
 class Leaderboard:
-    "Resumable results: one CSV row per (contestant, task, seed, fold), and its per-bar returns, written atomically."
+    "Resumable results: one CSV row per (contestant, task, seed, fold), and its per-bar returns (Parquet), written atomically."
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.returns_dir = self.path.with_name(self.path.stem + "_returns")
@@ -47,16 +48,20 @@ class Leaderboard:
         if k not in self._keys: raise KeyError(f"{k} is not in {self.path}")
         return next(r for r in self._rows if _key(r) == k)
 
-    def _returns_path(self, key) -> Path:
+    def _returns_path(self, key, suffix: str = ".parquet") -> Path:
+        "Where the returns of `key` are stored (`suffix` \".csv\": where a leaderboard written before 2026-12 kept them)."
         c, t, s, f = _key(dict(zip(RESULT_KEY, key)))
-        return self.returns_dir / re.sub(r"[^\w.-]", "_", f"{c}__{t}__seed{s}__fold{f}.csv")
+        return self.returns_dir / (re.sub(r"[^\w.-]", "_", f"{c}__{t}__seed{s}__fold{f}") + suffix)
+
+    def _write_returns(self, key, returns: pd.Series) -> None:
+        with atomic_path(self._returns_path(key)) as tmp:
+            returns.rename("return").rename_axis("timestamp").to_frame().to_parquet(tmp, compression="zstd")
 
     def add(self, row: dict[str, Any], returns: pd.Series | None = None) -> None:
         "Store one result (`row` has the RESULT_KEY columns and metrics; `returns` per bar, indexed by timestamp)."
         key = _key(row)
         if key in self._keys: raise ValueError(f"{key} is already in {self.path}")
-        if returns is not None:
-            atomic_write_text(self._returns_path(key), returns.rename("return").rename_axis("timestamp").to_csv())
+        if returns is not None: self._write_returns(key, returns)
         row = pd.read_csv(io.StringIO(pd.DataFrame([row]).to_csv(index=False))).iloc[0].to_dict()  # as a rerun reads it back
         self._rows.append(row); self._keys.add(key)
         atomic_write_text(self.path, self.frame().to_csv(index=False))
@@ -66,8 +71,25 @@ class Leaderboard:
         return pd.DataFrame(self._rows, columns=None if self._rows else list(RESULT_KEY))
 
     def returns(self, key: tuple) -> pd.Series:
-        "The per-bar returns stored with result `key` = (contestant, task, seed, fold)."
-        return pd.read_csv(self._returns_path(key), index_col="timestamp", parse_dates=True)["return"]
+        "The per-bar returns stored with result `key` = (contestant, task, seed, fold); `FileNotFoundError` if there are none."
+        new, old = self._returns_path(key), self._returns_path(key, ".csv")
+        if new.exists(): return pd.read_parquet(new)["return"]
+        if old.exists(): return pd.read_csv(old, index_col="timestamp", parse_dates=True)["return"]
+        raise FileNotFoundError(f"no per-bar returns of {_key(dict(zip(RESULT_KEY, key)))} in {self.returns_dir}")
+
+    def missing_returns(self) -> list[tuple[str, str, int, int]]:
+        "The results whose per-bar returns are not stored, in leaderboard order: [] when the folder is complete."
+        return [k for k in map(_key, self._rows) if not (self._returns_path(k).exists() or self._returns_path(k, ".csv").exists())]
+
+    def migrate_returns(self) -> int:
+        "Rewrite the CSV returns of a leaderboard written before 2026-12 as Parquet (atomically, then the CSV goes); how many."
+        done = 0
+        for k in map(_key, self._rows):
+            if (old := self._returns_path(k, ".csv")).exists():
+                self._write_returns(k, pd.read_csv(old, index_col="timestamp", parse_dates=True)["return"])
+                old.unlink(); done += 1
+        return done
+
 
 # %% ../nbs/19_study.ipynb #23653ab8
 def _result(contestant: str, task: TradingTask, seed: int, bt: Backtest) -> tuple[dict[str, Any], pd.Series]:
@@ -254,6 +276,38 @@ def verdict(summary: pd.DataFrame, benchmark: str = "buy_and_hold", level: float
         out.append("Apart, as ceilings (they see the future, so they are not contestants): "
                    + ", ".join(f"{c} with a Sharpe of {s.sharpe[c]:.2f}" for c in s.index[s.kind == "apart"]) + ".")
     return " ".join(out)
+
+# %% ../nbs/19_study.ipynb #c9177281
+@patch
+def write_summary(self: Leaderboard,
+                  path: str | Path | None = None,   # the summary CSV; None: `<leaderboard stem>_summary.csv` beside the leaderboard
+                  **kwargs,                          # `summarize`'s arguments (benchmark, apart, n_boot, seed, tuning_trials, ...)
+                 ) -> pd.DataFrame:
+    """`summarize(self, **kwargs)` written atomically to `path`, with a record beside it (`<path stem>.json`) of every
+    argument of `summarize` (defaults included) and the `verdict`: all `rebuild_summary` needs besides the results."""
+    path = Path(path) if path else self.path.with_name(self.path.stem + "_summary.csv")
+    bound = inspect.signature(summarize).bind(self, **kwargs); bound.apply_defaults()
+    args = {k: v for k, v in bound.arguments.items() if k != "leaderboard"}
+    s = summarize(self, **args)
+    record = {"summarize": args, "verdict": verdict(s, benchmark=args["benchmark"], level=args["level"])}
+    atomic_write_text(path, s.to_csv())
+    atomic_write_text(path.with_suffix(".json"), json.dumps(record, indent=1, default=lambda o: o.item()) + "\n")
+    return s
+
+@patch
+def rebuild_summary(self: Leaderboard,
+                    path: str | Path | None = None,   # a summary CSV written by `write_summary`; None: its default path
+                   ) -> tuple[str, str]:
+    "(CSV text, verdict) of the summary at `path`, computed again from this leaderboard with the arguments recorded beside it."
+    path = Path(path) if path else self.path.with_name(self.path.stem + "_summary.csv")
+    record = path.with_suffix(".json")
+    if not record.exists():
+        raise FileNotFoundError(f"{record} is missing: {path} was not written by `Leaderboard.write_summary`, so the "
+                                "arguments it was made with are unknown (rerun the study to write both)")
+    args = json.loads(record.read_text())["summarize"]
+    s = summarize(self, **args)
+    return s.to_csv(), verdict(s, benchmark=args["benchmark"], level=args["level"])
+
 
 # %% ../nbs/19_study.ipynb #0d4a000f
 def plot_equity_fan(leaderboard: Leaderboard, contestants: Sequence[str] | None = None, cols: int = 3, points: int = 200):
