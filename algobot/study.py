@@ -354,3 +354,94 @@ def plot_ci(summary: pd.DataFrame, ax=None):
     ax.set_yticks(y, [f"{c} (apart)" if k == "apart" else c for c, k in zip(s.index, s.kind)], fontsize=8)
     ax.axvline(0, color="k", lw=0.5); ax.set_xlabel("annualised Sharpe of the excess returns over the benchmark", fontsize=8)
     return ax
+
+# %% ../nbs/19_study.ipynb #500ca591
+def _budget_name(algo: str, steps: int) -> str:
+    "A contestant at a training budget: `ppo@10k` (10,000 steps), `rl2@256`."
+    return f"{algo}@{steps // 1000}k" if steps >= 1000 and steps % 1000 == 0 else f"{algo}@{steps}"
+
+def _budget_of(name: str) -> tuple[str, int] | None:
+    "(algorithm, steps) of a `_budget_name`; None for another contestant."
+    m = re.fullmatch(r"(.+)@(\d+)(k?)", str(name))
+    return (m[1], int(m[2]) * (1000 if m[3] else 1)) if m else None
+
+def _budget_contestants(models_dir: str | Path,           # each budget trains into models_dir/budget_<steps>
+                        tasks: Sequence[TradingTask],      # the study's tasks (RL² trains on the others)
+                        budgets: Sequence[int],            # training steps
+                        algos: Sequence[str] = ("ppo", "rl2"),
+                        **kwargs,                          # `learned_contestants`' other arguments (quick, horizon, ...)
+                       ) -> dict[str, Contestant]:
+    "`learned_contestants`' `algos` at each of `budgets`, named by `_budget_name`, each budget in a folder of its own."
+    if not budgets or min(budgets) < 1 or len(set(budgets)) != len(budgets):
+        raise ValueError(f"budgets must be distinct positive step counts, got {list(budgets)}")
+    out = {}
+    for b in sorted(budgets):
+        found = learned_contestants(Path(models_dir) / f"budget_{b}", tasks, steps=b, **kwargs)
+        out.update({_budget_name(a, b): found[a] for a in algos if a in found})
+    return out
+
+_CURVE = ["sharpe", "sharpe_lo", "sharpe_hi", "excess_sharpe", "excess_lo", "excess_hi"]   # first, in this order
+
+def _budget_curve(summary: pd.DataFrame) -> pd.DataFrame:
+    "The `_budget_name` rows of a summary as a curve: contestant, steps, then `_CURVE` and the summary's numeric columns."
+    rows = [{"contestant": b[0], "steps": b[1], **r.to_dict()} for c, r in summary.iterrows() if (b := _budget_of(c))]
+    if not rows: raise ValueError("the summary has no contestant at a budget (named like ppo@10k)")
+    curve = pd.DataFrame(rows).sort_values(["contestant", "steps"], kind="stable").reset_index(drop=True)
+    rest = [c for c in curve.columns if c not in ("contestant", "steps", *_CURVE) and pd.api.types.is_numeric_dtype(curve[c])]
+    return curve[["contestant", "steps", *_CURVE, *rest]]
+
+def _budget_sentence(curve: pd.DataFrame, benchmark: str = "buy_and_hold", level: float = 0.95) -> str:
+    "What the budget curve says, from its numbers."
+    ci = lambda r: f"{r.excess_sharpe:+.2f} [{r.excess_lo:+.2f}, {r.excess_hi:+.2f}] at {r.steps:,}"
+    out = []
+    for c, g in curve.groupby("contestant", sort=False):
+        small, big = g.iloc[0], g.iloc[-1]
+        change = ("higher" if big.excess_lo > small.excess_hi else "lower" if big.excess_hi < small.excess_lo else None)
+        out.append(f"{c}'s Sharpe of excess returns is " + ", ".join(ci(r) for r in g.itertuples()) + " steps; "
+                   + (f"at {big.steps / small.steps:.0f}× the budget the interval lies wholly {change} than at {small.steps:,}"
+                      if change else f"the intervals at {small.steps:,} and {big.steps:,} steps overlap: no effect of "
+                      f"{big.steps / small.steps:.0f}× the budget is measured"))
+    beat = curve[curve.excess_lo > 0]
+    tail = (f"Beating {benchmark} (interval above zero): " + ", ".join(f"{r.contestant} at {r.steps:,}" for r in beat.itertuples())
+            if len(beat) else f"At no budget does a contestant beat {benchmark} (excess-Sharpe interval above zero)")
+    n = f"{int(curve.tasks.max())} task(s) × {int(curve.folds.max())} fold(s), " if {"tasks", "folds"} <= set(curve) else ""
+    return (f"Budget curve ({n}Sharpe of the excess returns over {benchmark}, annualised, {level:.0%} CI): "
+            + "; ".join(out) + f". {tail}.")
+
+def _plot_budget_curve(curve: pd.DataFrame, benchmark: str = "buy_and_hold", ax=None):
+    "Sharpe of the excess returns over `benchmark` against the training budget (log scale), per contestant, with intervals."
+    ax = ax or plt.subplots(figsize=(6, 3.2))[1]
+    for c, g in curve.groupby("contestant", sort=False):
+        ax.errorbar(g.steps, g.excess_sharpe, yerr=[g.excess_sharpe - g.excess_lo, g.excess_hi - g.excess_sharpe],
+                    fmt="o-", capsize=3, label=c)
+    ax.set_xscale("log"); ax.axhline(0, color="k", lw=0.5); ax.legend(fontsize=8)
+    ax.set_xlabel("training steps", fontsize=8); ax.set_ylabel(f"excess Sharpe vs {benchmark}", fontsize=8)
+    ax.set_title("Does budget matter?", fontsize=9)
+    return ax
+
+
+# %% ../nbs/19_study.ipynb #73442657
+def _run_budget_curve(tasks: Sequence[TradingTask],      # where the curve is measured (the study's folds of these tasks)
+                      all_tasks: Sequence[TradingTask],  # the study's tasks: RL² trains on the others
+                      budgets: Sequence[int],            # training steps
+                      reports_dir: str | Path,           # budget_leaderboard.csv (+ summary), budget_curve.csv / .png / .md
+                      models_dir: str | Path,            # checkpoints, in a folder per budget
+                      seeds: Sequence[int] = (0,), n_folds: int = 4, embargo: int = 0,   # as the study's
+                      workers: int = 1, progress: bool = False,                         # `run_study`'s
+                      n_boot: int = 1000, seed: int = 0,                                # the bootstrap (`summarize`)
+                      **kwargs,                          # `learned_contestants`' other arguments (quick, horizon, ...)
+                     ) -> tuple[pd.DataFrame, str]:
+    "Run (or finish) the budget curve and write its files: (curve, sentence)."
+    reports_dir = Path(reports_dir)
+    board = Leaderboard(reports_dir / "budget_leaderboard.csv")
+    run_study({"buy_and_hold": baselines()["buy_and_hold"]}, tasks, board, seeds=seeds, n_folds=n_folds, embargo=embargo)
+    run_study(_budget_contestants(models_dir, list({t.name: t for t in [*all_tasks, *tasks]}.values()), budgets, **kwargs),
+              tasks, board, seeds=seeds, n_folds=n_folds, embargo=embargo, workers=workers, progress=progress)
+    curve = _budget_curve(board.write_summary(n_boot=n_boot, seed=seed))
+    sentence = _budget_sentence(curve)
+    atomic_write_text(reports_dir / "budget_curve.csv", curve.to_csv(index=False))
+    atomic_write_text(reports_dir / "budget_curve.md", sentence + "\n")
+    fig = _plot_budget_curve(curve).figure
+    with atomic_path(reports_dir / "budget_curve.png") as tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    return curve, sentence
+
