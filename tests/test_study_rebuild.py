@@ -112,3 +112,21 @@ def test_the_generator_quotes_the_verdict_and_the_budget_curve_and_touches_nothi
     assert tool.main(["--readme", str(path), "--reports-dir", str(tiny_study)]) == 0
     assert tool.main(["--check", "--readme", str(path), "--reports-dir", str(tiny_study)]) == 0
     assert path.read_text().startswith("# T\nprose before\n") and path.read_text().endswith(f"{tool.END}\nprose after\n")
+
+
+def test_algobot_study_passes_the_budget_curve_to_the_notebook(scratch_settings, monkeypatch, capsys):
+    "`algobot-study --budget-curve [STEPS]` runs 19_study with `budgets` set (the notebook run itself is replaced here)."
+    import algobot.pipeline as pipeline
+    from algobot.pipeline import NotebookRun, study_main
+    seen = []
+    monkeypatch.setattr(pipeline, "run_notebook", lambda path, reports, params, prov=None:
+                        seen.append((path.name, params)) or NotebookRun(path.stem, status="ok"))
+    assert study_main(["--full", "--budget-curve"]) == 0
+    assert study_main(["--budget-curve", "64,640", "-p", "budget_tasks=SP500_1d"]) == 0
+    assert study_main([]) == 0
+    assert [(n, p["budgets"], p["quick"], p.get("budget_tasks")) for n, p in seen] == [
+        ("19_study.ipynb", "10000,40000,160000", False, None), ("19_study.ipynb", "64,640", True, "SP500_1d"),
+        ("19_study.ipynb", None, True, None)]
+    for bad in ("10k", "0,100", "100,100", ""):
+        with pytest.raises(SystemExit) as e: study_main(["--budget-curve", bad])
+        assert e.value.code == 2 and "distinct positive step counts" in capsys.readouterr().err
