@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 from .config import atomic_path, atomic_write_text
-from .contestants import Contestant, baselines, evaluate
+from .contestants import Contestant, baselines, evaluate, learned_contestants
 from .metrics import Backtest, periods_per_year
 from .statistics import (bootstrap_indices, excess_returns, expected_max_sharpe, per_bar_sharpe, psr_over_blocks,
                                 sharpe_std)
