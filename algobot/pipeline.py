@@ -553,14 +553,21 @@ def study_main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--address", help="a Ray cluster for the learned contestants' results (\"auto\", HOST:6379; default: "
                     "RAY_ADDRESS, else Ray on this machine when --workers > 1)")
     ap.add_argument("--seeds", help="comma-separated seeds (default: 0,1, or 0,1,2 with --full)")
+    ap.add_argument("--budget-curve", nargs="?", const="10000,40000,160000", metavar="STEPS",
+                    help="then the budget curve: PPO and RL² at these comma-separated training steps (default %(const)s) "
+                         "on the tasks of -p budget_tasks=... -> budget_curve.csv/.png/.md (resumable)")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="another notebook parameter")
     a = ap.parse_args(argv)
     if a.workers is not None and a.workers < 1: ap.error("--workers must be >= 1")
+    if a.budget_curve is not None:
+        steps = [int(s) for s in a.budget_curve.split(",") if s.strip().isdigit()]
+        if len(steps) != len(a.budget_curve.split(",")) or min(steps) < 1 or len(set(steps)) != len(steps):
+            ap.error(f"--budget-curve takes distinct positive step counts, e.g. 10000,40000,160000; got {a.budget_curve!r}")
     try: extra = parse_params(a.param)
     except ValueError as e: ap.error(str(e))
     _check_task_globs(ap, a.data_dir, a.tasks)
     params = {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "address": a.address,
-              "seeds": a.seeds, **extra}
+              "seeds": a.seeds, "budgets": a.budget_curve, **extra}
     cfg = load_settings()
     reports = Path(a.reports_dir) if a.reports_dir else cfg.reports_dir / ("full" if a.full else "study")
     reports.mkdir(parents=True, exist_ok=True)

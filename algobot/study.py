@@ -4,7 +4,7 @@
 
 # %% ../nbs/19_study.ipynb #3089caf9
 from __future__ import annotations
-import io, math, re, sys
+import inspect, io, json, math, re, sys
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Sequence
@@ -12,10 +12,11 @@ from typing import Any, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from .config import atomic_write_text, init_ray
-from .contestants import Contestant, baselines, evaluate
+from .config import atomic_path, atomic_write_text, init_ray
+from .contestants import Contestant, baselines, evaluate, learned_contestants
 from .metrics import Backtest, periods_per_year
 from .statistics import (binned_sharpe, bootstrap_indices, excess_returns, expected_max_sharpe, overlap_groups, per_bar_sharpe,
                           psr_over_blocks, resample_counts, sharpe_mean_se, sharpe_std)
@@ -31,7 +32,7 @@ def _key(row) -> tuple[str, str, int, int]: return (str(row["contestant"]), str(
 
 # %% ../nbs/19_study.ipynb #181ea68b
 class Leaderboard:
-    "Resumable results: one CSV row per (contestant, task, seed, fold), and its per-bar returns, written atomically."
+    "Resumable results: one CSV row per (contestant, task, seed, fold), and its per-bar returns (Parquet), written atomically."
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.returns_dir = self.path.with_name(self.path.stem + "_returns")
@@ -47,16 +48,20 @@ class Leaderboard:
         if k not in self._keys: raise KeyError(f"{k} is not in {self.path}")
         return next(r for r in self._rows if _key(r) == k)
 
-    def _returns_path(self, key) -> Path:
+    def _returns_path(self, key, suffix: str = ".parquet") -> Path:
+        "Where the returns of `key` are stored (`suffix` \".csv\": where a leaderboard written before 2026-12 kept them)."
         c, t, s, f = _key(dict(zip(RESULT_KEY, key)))
-        return self.returns_dir / re.sub(r"[^\w.-]", "_", f"{c}__{t}__seed{s}__fold{f}.csv")
+        return self.returns_dir / (re.sub(r"[^\w.-]", "_", f"{c}__{t}__seed{s}__fold{f}") + suffix)
+
+    def _write_returns(self, key, returns: pd.Series) -> None:
+        with atomic_path(self._returns_path(key)) as tmp:
+            returns.rename("return").rename_axis("timestamp").to_frame().to_parquet(tmp, compression="zstd")
 
     def add(self, row: dict[str, Any], returns: pd.Series | None = None) -> None:
         "Store one result (`row` has the RESULT_KEY columns and metrics; `returns` per bar, indexed by timestamp)."
         key = _key(row)
         if key in self._keys: raise ValueError(f"{key} is already in {self.path}")
-        if returns is not None:
-            atomic_write_text(self._returns_path(key), returns.rename("return").rename_axis("timestamp").to_csv())
+        if returns is not None: self._write_returns(key, returns)
         row = pd.read_csv(io.StringIO(pd.DataFrame([row]).to_csv(index=False))).iloc[0].to_dict()  # as a rerun reads it back
         self._rows.append(row); self._keys.add(key)
         atomic_write_text(self.path, self.frame().to_csv(index=False))
@@ -66,8 +71,25 @@ class Leaderboard:
         return pd.DataFrame(self._rows, columns=None if self._rows else list(RESULT_KEY))
 
     def returns(self, key: tuple) -> pd.Series:
-        "The per-bar returns stored with result `key` = (contestant, task, seed, fold)."
-        return pd.read_csv(self._returns_path(key), index_col="timestamp", parse_dates=True)["return"]
+        "The per-bar returns stored with result `key` = (contestant, task, seed, fold); `FileNotFoundError` if there are none."
+        new, old = self._returns_path(key), self._returns_path(key, ".csv")
+        if new.exists(): return pd.read_parquet(new)["return"]
+        if old.exists(): return pd.read_csv(old, index_col="timestamp", parse_dates=True)["return"]
+        raise FileNotFoundError(f"no per-bar returns of {_key(dict(zip(RESULT_KEY, key)))} in {self.returns_dir}")
+
+    def missing_returns(self) -> list[tuple[str, str, int, int]]:
+        "The results whose per-bar returns are not stored, in leaderboard order: [] when the folder is complete."
+        return [k for k in map(_key, self._rows) if not (self._returns_path(k).exists() or self._returns_path(k, ".csv").exists())]
+
+    def migrate_returns(self) -> int:
+        "Rewrite the CSV returns of a leaderboard written before 2026-12 as Parquet (atomically, then the CSV goes); how many."
+        done = 0
+        for k in map(_key, self._rows):
+            if (old := self._returns_path(k, ".csv")).exists():
+                self._write_returns(k, pd.read_csv(old, index_col="timestamp", parse_dates=True)["return"])
+                old.unlink(); done += 1
+        return done
+
 
 # %% ../nbs/19_study.ipynb #23653ab8
 def _result(contestant: str, task: TradingTask, seed: int, bt: Backtest) -> tuple[dict[str, Any], pd.Series]:
@@ -384,6 +406,38 @@ def verdict(summary: pd.DataFrame, benchmark: str = "buy_and_hold", level: float
                    + ", ".join(f"{c} with a Sharpe of {s.sharpe[c]:.2f}" for c in s.index[s.kind == "apart"]) + ".")
     return " ".join(out)
 
+# %% ../nbs/19_study.ipynb #c9177281
+@patch
+def write_summary(self: Leaderboard,
+                  path: str | Path | None = None,   # the summary CSV; None: `<leaderboard stem>_summary.csv` beside the leaderboard
+                  **kwargs,                          # `summarize`'s arguments (benchmark, apart, n_boot, seed, tuning_trials, ...)
+                 ) -> pd.DataFrame:
+    """`summarize(self, **kwargs)` written atomically to `path`, with a record beside it (`<path stem>.json`) of every
+    argument of `summarize` (defaults included) and the `verdict`: all `rebuild_summary` needs besides the results."""
+    path = Path(path) if path else self.path.with_name(self.path.stem + "_summary.csv")
+    bound = inspect.signature(summarize).bind(self, **kwargs); bound.apply_defaults()
+    args = {k: v for k, v in bound.arguments.items() if k != "leaderboard"}
+    s = summarize(self, **args)
+    record = {"summarize": args, "verdict": verdict(s, benchmark=args["benchmark"], level=args["level"])}
+    atomic_write_text(path, s.to_csv())
+    atomic_write_text(path.with_suffix(".json"), json.dumps(record, indent=1, default=lambda o: o.item()) + "\n")
+    return s
+
+@patch
+def rebuild_summary(self: Leaderboard,
+                    path: str | Path | None = None,   # a summary CSV written by `write_summary`; None: its default path
+                   ) -> tuple[str, str]:
+    "(CSV text, verdict) of the summary at `path`, computed again from this leaderboard with the arguments recorded beside it."
+    path = Path(path) if path else self.path.with_name(self.path.stem + "_summary.csv")
+    record = path.with_suffix(".json")
+    if not record.exists():
+        raise FileNotFoundError(f"{record} is missing: {path} was not written by `Leaderboard.write_summary`, so the "
+                                "arguments it was made with are unknown (rerun the study to write both)")
+    args = json.loads(record.read_text())["summarize"]
+    s = summarize(self, **args)
+    return s.to_csv(), verdict(s, benchmark=args["benchmark"], level=args["level"])
+
+
 # %% ../nbs/19_study.ipynb #0d4a000f
 def plot_equity_fan(leaderboard: Leaderboard, contestants: Sequence[str] | None = None, cols: int = 3, points: int = 200,
                     apart: Sequence[str] = ("oracle", "canary"),   # ceilings: drawn in their own row(s), after the others
@@ -452,3 +506,95 @@ def plot_ci(summary: pd.DataFrame, ax=None):
     ax.axvline(0, color="k", lw=0.5); ax.set_xlabel("annualised Sharpe of the excess returns over the benchmark", fontsize=8)
     ax.legend(fontsize=7, loc="lower right")
     return ax
+
+# %% ../nbs/19_study.ipynb #500ca591
+def _budget_name(algo: str, steps: int) -> str:
+    "A contestant at a training budget: `ppo@10k` (10,000 steps), `rl2@256`."
+    return f"{algo}@{steps // 1000}k" if steps >= 1000 and steps % 1000 == 0 else f"{algo}@{steps}"
+
+def _budget_of(name: str) -> tuple[str, int] | None:
+    "(algorithm, steps) of a `_budget_name`; None for another contestant."
+    m = re.fullmatch(r"(.+)@(\d+)(k?)", str(name))
+    return (m[1], int(m[2]) * (1000 if m[3] else 1)) if m else None
+
+def _budget_contestants(models_dir: str | Path,           # each budget trains into models_dir/budget_<steps>
+                        tasks: Sequence[TradingTask],      # the study's tasks (RL² trains on the others)
+                        budgets: Sequence[int],            # training steps
+                        algos: Sequence[str] = ("ppo", "rl2"),
+                        **kwargs,                          # `learned_contestants`' other arguments (quick, horizon, ...)
+                       ) -> dict[str, Contestant]:
+    "`learned_contestants`' `algos` at each of `budgets`, named by `_budget_name`, each budget in a folder of its own."
+    if not budgets or min(budgets) < 1 or len(set(budgets)) != len(budgets):
+        raise ValueError(f"budgets must be distinct positive step counts, got {list(budgets)}")
+    out = {}
+    for b in sorted(budgets):
+        found = learned_contestants(Path(models_dir) / f"budget_{b}", tasks, steps=b, **kwargs)
+        out.update({_budget_name(a, b): found[a] for a in algos if a in found})
+    return out
+
+_CURVE = ["sharpe", "sharpe_lo", "sharpe_hi", "excess_sharpe", "excess_lo", "excess_hi"]   # first, in this order
+
+def _budget_curve(summary: pd.DataFrame) -> pd.DataFrame:
+    "The `_budget_name` rows of a summary as a curve: contestant, steps, then `_CURVE` and the summary's numeric columns."
+    rows = [{"contestant": b[0], "steps": b[1], **r.to_dict()} for c, r in summary.iterrows() if (b := _budget_of(c))]
+    if not rows: raise ValueError("the summary has no contestant at a budget (named like ppo@10k)")
+    curve = pd.DataFrame(rows).sort_values(["contestant", "steps"], kind="stable").reset_index(drop=True)
+    rest = [c for c in curve.columns if c not in ("contestant", "steps", *_CURVE) and pd.api.types.is_numeric_dtype(curve[c])]
+    return curve[["contestant", "steps", *_CURVE, *rest]]
+
+def _budget_sentence(curve: pd.DataFrame, benchmark: str = "buy_and_hold", level: float = 0.95) -> str:
+    "What the budget curve says, from its numbers."
+    ci = lambda r: f"{r.excess_sharpe:+.2f} [{r.excess_lo:+.2f}, {r.excess_hi:+.2f}] at {r.steps:,}"
+    out = []
+    for c, g in curve.groupby("contestant", sort=False):
+        small, big = g.iloc[0], g.iloc[-1]
+        change = ("higher" if big.excess_lo > small.excess_hi else "lower" if big.excess_hi < small.excess_lo else None)
+        out.append(f"{c}'s Sharpe of excess returns is " + ", ".join(ci(r) for r in g.itertuples()) + " steps; "
+                   + (f"at {big.steps / small.steps:.0f}× the budget the interval lies wholly {change} than at {small.steps:,}"
+                      if change else f"the intervals at {small.steps:,} and {big.steps:,} steps overlap: no effect of "
+                      f"{big.steps / small.steps:.0f}× the budget is measured"))
+    beat = curve[curve.excess_lo > 0]
+    tail = (f"Beating {benchmark} (interval above zero): " + ", ".join(f"{r.contestant} at {r.steps:,}" for r in beat.itertuples())
+            if len(beat) else f"At no budget does a contestant beat {benchmark} (excess-Sharpe interval above zero)")
+    n = f"{int(curve.tasks.max())} task(s) × {int(curve.folds.max())} fold(s), " if {"tasks", "folds"} <= set(curve) else ""
+    return (f"Budget curve ({n}Sharpe of the excess returns over {benchmark}, annualised, {level:.0%} CI): "
+            + "; ".join(out) + f". {tail}.")
+
+def _plot_budget_curve(curve: pd.DataFrame, benchmark: str = "buy_and_hold", ax=None):
+    "Sharpe of the excess returns over `benchmark` against the training budget (log scale), per contestant, with intervals."
+    ax = ax or plt.subplots(figsize=(6, 3.2))[1]
+    for c, g in curve.groupby("contestant", sort=False):
+        ax.errorbar(g.steps, g.excess_sharpe, yerr=[g.excess_sharpe - g.excess_lo, g.excess_hi - g.excess_sharpe],
+                    fmt="o-", capsize=3, label=c)
+    ax.set_xscale("log"); ax.axhline(0, color="k", lw=0.5); ax.legend(fontsize=8)
+    ax.set_xlabel("training steps", fontsize=8); ax.set_ylabel(f"excess Sharpe vs {benchmark}", fontsize=8)
+    ax.set_title("Does budget matter?", fontsize=9)
+    return ax
+
+
+# %% ../nbs/19_study.ipynb #73442657
+def _run_budget_curve(tasks: Sequence[TradingTask],      # where the curve is measured (the study's folds of these tasks)
+                      all_tasks: Sequence[TradingTask],  # the study's tasks: RL² trains on the others
+                      budgets: Sequence[int],            # training steps
+                      reports_dir: str | Path,           # budget_leaderboard.csv (+ summary), budget_curve.csv / .png / .md
+                      models_dir: str | Path,            # checkpoints, in a folder per budget
+                      seeds: Sequence[int] = (0,), n_folds: int = 4, embargo: int = 0,   # as the study's
+                      workers: int = 1, address: str | None = None, progress: bool = False,   # `run_study`'s
+                      n_boot: int = 1000, seed: int = 0,                                # the bootstrap (`summarize`)
+                      **kwargs,                          # `learned_contestants`' other arguments (quick, horizon, ...)
+                     ) -> tuple[pd.DataFrame, str]:
+    "Run (or finish) the budget curve and write its files: (curve, sentence)."
+    reports_dir = Path(reports_dir)
+    board = Leaderboard(reports_dir / "budget_leaderboard.csv")
+    run_study({"buy_and_hold": baselines()["buy_and_hold"]}, tasks, board, seeds=seeds, n_folds=n_folds, embargo=embargo)
+    run_study(_budget_contestants(models_dir, list({t.name: t for t in [*all_tasks, *tasks]}.values()), budgets, **kwargs),
+              tasks, board, seeds=seeds, n_folds=n_folds, embargo=embargo, workers=workers, address=address,
+              progress=progress)
+    curve = _budget_curve(board.write_summary(n_boot=n_boot, seed=seed))
+    sentence = _budget_sentence(curve)
+    atomic_write_text(reports_dir / "budget_curve.csv", curve.to_csv(index=False))
+    atomic_write_text(reports_dir / "budget_curve.md", sentence + "\n")
+    fig = _plot_budget_curve(curve).figure
+    with atomic_path(reports_dir / "budget_curve.png") as tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    return curve, sentence
+

@@ -1,0 +1,132 @@
+"""The study's results can be rebuilt from the repository: a summary written by `Leaderboard.write_summary` is computed
+again, character for character, from the leaderboard CSV and its per-bar returns alone; the full run's returns fit
+the size budget of `reports/full/`; the README's Results block is exactly what `tools/readme_results.py` generates."""
+import importlib.util, json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from algobot.contestants import baselines
+from algobot.study import Leaderboard, run_study
+from algobot.tasks import TradingTask, synthetic_tasks
+from helpers import ROOT
+
+FULL = ROOT / "reports" / "full"
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("readme_results", ROOT / "tools" / "readme_results.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    "A small study (the baselines on two synthetic tasks × 2 folds × 2 seeds) and its summary, as the study writes them."
+    d = tmp_path_factory.mktemp("study")
+    board = Leaderboard(d / "leaderboard.csv")
+    run_study(baselines(), [TradingTask(t) for t in synthetic_tasks(2, 1500, seed=5)], board, seeds=(0, 1), n_folds=2)
+    board.write_summary(d / "leaderboard_summary.csv", apart=("oracle",), n_boot=200, seed=3, tuning_trials=2)
+    return d
+
+
+def test_a_tiny_study_rebuilds_exactly_from_its_files(tiny_study):
+    board = Leaderboard(tiny_study / "leaderboard.csv")   # read back: nothing of the run is in memory
+    assert len(board) == 6 * 2 * 2 * 2 and board.missing_returns() == []
+    text, verdict = board.rebuild_summary()
+    assert text == (tiny_study / "leaderboard_summary.csv").read_text()
+    assert verdict == json.loads((tiny_study / "leaderboard_summary.json").read_text())["verdict"]
+    assert "buy_and_hold" in verdict and pd.read_csv(tiny_study / "leaderboard_summary.csv").psr.notna().all()
+
+
+def test_the_rebuild_sees_a_changed_return_and_a_lost_one(tiny_study, tmp_path):
+    board = Leaderboard(tiny_study / "leaderboard.csv")
+    copy = Leaderboard(tmp_path / "leaderboard.csv")
+    for _, row in board.frame().iterrows():
+        key = tuple(row[["contestant", "task", "seed", "fold"]])
+        r = board.returns(key)
+        if key[0] == "momentum" and key[2:] == (1, 0): r = r + np.r_[1e-4, np.zeros(len(r) - 1)]   # one bar of one result
+        copy.add(row.to_dict(), None if key[0] == "sma_crossover" and key[2:] == (0, 1) else r)
+    for f in ("leaderboard_summary.csv", "leaderboard_summary.json"):
+        (tmp_path / f).write_text((tiny_study / f).read_text())
+    assert copy.missing_returns() == [("sma_crossover", t, 0, 1) for t in dict.fromkeys(board.frame().task)]
+    assert copy.rebuild_summary()[0] != (tiny_study / "leaderboard_summary.csv").read_text()
+
+
+@pytest.mark.xfail(strict=True, reason="the committed full run (reports/full/, commit da14f32) predates committed returns: "
+                   "its learned contestants' per-bar returns and leaderboard_summary.json were never written. The rerun "
+                   "of issue 22 (item 9) commits them; then this passes, and this marker must go (strict: an XPASS fails)")
+def test_the_committed_full_run_is_complete_and_rebuilds_exactly():
+    board = Leaderboard(FULL / "leaderboard.csv")
+    assert len(board) > 0
+    missing = board.missing_returns()
+    assert not missing, f"{len(missing)} of {len(board)} results of {FULL} have no per-bar returns, e.g. {missing[:3]}"
+    text, verdict = board.rebuild_summary(FULL / "leaderboard_summary.csv")
+    assert text == (FULL / "leaderboard_summary.csv").read_text()
+    assert verdict == json.loads((FULL / "leaderboard_summary.json").read_text())["verdict"]
+
+
+def test_the_full_runs_returns_fit_the_size_budget(tmp_path):
+    "Every 10th result of the committed full run (its bars, its dates), with fat-tailed returns, stored as the study does."
+    full = pd.read_csv(FULL / "leaderboard.csv")
+    sample, rng = full.iloc[::10], np.random.default_rng(0)
+    board = Leaderboard(tmp_path / "leaderboard.csv")
+    for _, r in sample.iterrows():
+        x = np.zeros(r.bars) if r.contestant == "flat" else rng.standard_t(4, r.bars) * 0.01   # noise does not compress
+        board.add(r.to_dict(), pd.Series(x, index=pd.date_range(r.start, r.stop, periods=r.bars)))
+    size = sum(f.stat().st_size for f in board.returns_dir.iterdir())
+    estimate = size * full.bars.sum() / sample.bars.sum()
+    assert 1e6 < estimate < 15e6, f"{len(full)} results would take {estimate / 1e6:.1f} MB (reports/full/ has 30 MB in all)"
+
+
+def test_the_readme_results_block_is_generated():
+    tool = load_tool()
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text == tool.replace_block(text, tool.results_markdown(FULL)), \
+        "README.md's Results block is out of date: run `.venv/bin/python tools/readme_results.py`"
+    block = text.split(tool.START)[1].split(tool.END)[0]
+    summary = pd.read_csv(FULL / "leaderboard_summary.csv", index_col=0)
+    for c, r in summary.iterrows():   # every contestant with its Sharpe and interval, as the file has them
+        assert f"| {c}" in block and f"{r.sharpe:+.2f} [{r.sharpe_lo:+.2f}, {r.sharpe_hi:+.2f}]" in block, c
+
+
+def test_the_generator_quotes_the_verdict_and_the_budget_curve_and_touches_nothing_else(tiny_study, tmp_path):
+    tool = load_tool()
+    block = tool.results_markdown(tiny_study)
+    assert "> " + json.loads((tiny_study / "leaderboard_summary.json").read_text())["verdict"] in block
+    assert "| contestant | kind |" in block and "| oracle (apart) | apart |" in block
+    assert "Does budget matter" not in block
+    (tmp_path / "r").mkdir()
+    for f in ("leaderboard_summary.csv", "leaderboard_summary.json"): (tmp_path / "r" / f).write_text((tiny_study / f).read_text())
+    (tmp_path / "r" / "budget_curve.md").write_text("PPO's excess Sharpe goes from -0.10 to +0.20.\n")
+    assert block.count("\n") < tool.results_markdown(tmp_path / "r").count("\n")
+    assert "**Does budget matter?** PPO's excess Sharpe goes from -0.10 to +0.20." in tool.results_markdown(tmp_path / "r")
+    readme = f"# T\nprose before\n{tool.START}\nold table\n{tool.END}\nprose after\n"
+    assert tool.replace_block(readme, "new") == f"# T\nprose before\n{tool.START}\nnew\n{tool.END}\nprose after\n"
+    with pytest.raises(ValueError, match="exactly one"): tool.replace_block("no markers", "new")
+    path = tmp_path / "README.md"
+    path.write_text(readme)
+    assert tool.main(["--check", "--readme", str(path), "--reports-dir", str(tiny_study)]) == 1
+    assert tool.main(["--readme", str(path), "--reports-dir", str(tiny_study)]) == 0
+    assert tool.main(["--check", "--readme", str(path), "--reports-dir", str(tiny_study)]) == 0
+    assert path.read_text().startswith("# T\nprose before\n") and path.read_text().endswith(f"{tool.END}\nprose after\n")
+
+
+def test_algobot_study_passes_the_budget_curve_to_the_notebook(scratch_settings, monkeypatch, capsys):
+    "`algobot-study --budget-curve [STEPS]` runs 19_study with `budgets` set (the notebook run itself is replaced here)."
+    import algobot.pipeline as pipeline
+    from algobot.pipeline import NotebookRun, study_main
+    seen = []
+    monkeypatch.setattr(pipeline, "run_notebook", lambda path, reports, params, prov=None:
+                        seen.append((path.name, params)) or NotebookRun(path.stem, status="ok"))
+    assert study_main(["--full", "--budget-curve"]) == 0
+    assert study_main(["--budget-curve", "64,640", "-p", "budget_tasks=SP500_1d"]) == 0
+    assert study_main([]) == 0
+    assert [(n, p["budgets"], p["quick"], p.get("budget_tasks")) for n, p in seen] == [
+        ("19_study.ipynb", "10000,40000,160000", False, None), ("19_study.ipynb", "64,640", True, "SP500_1d"),
+        ("19_study.ipynb", None, True, None)]
+    for bad in ("10k", "0,100", "100,100", ""):
+        with pytest.raises(SystemExit) as e: study_main(["--budget-curve", bad])
+        assert e.value.code == 2 and "distinct positive step counts" in capsys.readouterr().err
