@@ -29,9 +29,12 @@ COLUMNS = [
     ("kind", None, "kind", "text"),
     ("sharpe", ("sharpe_lo", "sharpe_hi"), "annualised Sharpe [{level} CI]", "signed"),
     ("excess_sharpe", ("excess_lo", "excess_hi"), "excess Sharpe vs {benchmark} [{level} CI]", "signed"),
+    ("excess_weighted", ("excess_weighted_lo", "excess_weighted_hi"), "calendar-weighted excess Sharpe [{level} CI]", "signed"),
     ("sharpe_diff", None, "Sharpe − {benchmark}'s", "signed"),
-    ("total_return", None, "total return", "percent"),
-    ("max_drawdown", None, "max drawdown", "unsigned_percent"),
+    ("annual_return", None, "annual return", "percent"),
+    ("worst_drawdown", None, "worst drawdown", "unsigned_percent"),
+    ("total_return", None, "total return", "percent"),          # summaries written before annual_return
+    ("max_drawdown", None, "max drawdown", "unsigned_percent"),  # ... and worst_drawdown
     ("psr", None, "PSR", "fraction"),
     ("dsr", None, "DSR", "fraction"),
     ("mean_rank", None, "mean rank", "rank"),
