@@ -55,9 +55,6 @@ def test_the_rebuild_sees_a_changed_return_and_a_lost_one(tiny_study, tmp_path):
     assert copy.rebuild_summary()[0] != (tiny_study / "leaderboard_summary.csv").read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="the committed full run (reports/full/, commit da14f32) predates committed returns: "
-                   "its learned contestants' per-bar returns and leaderboard_summary.json were never written. The rerun "
-                   "of issue 22 (item 9) commits them; then this passes, and this marker must go (strict: an XPASS fails)")
 def test_the_committed_full_run_is_complete_and_rebuilds_exactly():
     board = Leaderboard(FULL / "leaderboard.csv")
     assert len(board) > 0
