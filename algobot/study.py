@@ -86,7 +86,7 @@ class Leaderboard:
         done = 0
         for k in map(_key, self._rows):
             if (old := self._returns_path(k, ".csv")).exists():
-                self._write_returns(k, pd.read_csv(old, index_col="timestamp", parse_dates=True)["return"])
+                self._write_returns(k, self.returns(k))   # the CSV (or the Parquet an interrupted migration wrote from it)
                 old.unlink(); done += 1
         return done
 
