@@ -131,28 +131,23 @@ def probabilistic_sharpe_ratio(returns,                  # per-bar returns
     return NormalDist().cdf((_moments(returns)[0] - benchmark_sharpe) / sharpe_std(returns))
 
 # %% ../nbs/05a_statistics.ipynb #5b1e07ad
-def sharpe_mean_se(ses,                    # the blocks' standard errors (same units as their Sharpe ratios)
-                   corr=None,              # (B, B) correlation of the blocks' estimates; None: independent
-                   extra_var: float = 0.0, # variance of the mean from other sources (e.g. training seeds), added
-                  ) -> float:
-    "Standard error of the equal-weighted mean of B blocks' Sharpe ratios: √(σᵀ ρ σ / B² + extra_var)."
-    se = np.asarray(ses, float)
-    if se.ndim != 1 or se.size == 0: raise ValueError(f"need a 1-d array of at least one standard error, got shape {se.shape}")
-    if (se < 0).any(): raise ValueError("standard errors must be >= 0")
-    if extra_var < 0: raise ValueError(f"extra_var must be >= 0, got {extra_var}")
-    c = np.eye(se.size) if corr is None else np.asarray(corr, float)
-    if c.shape != (se.size, se.size): raise ValueError(f"corr must be ({se.size}, {se.size}), got {c.shape}")
-    return math.sqrt(max(float(se @ c @ se), 0.0) / se.size ** 2 + extra_var)
+def prob_positive(estimate: float, se: float) -> float:
+    "Φ(`estimate` / `se`): the normal probability that the true value is above 0 (with `se` 0: 1, 0 or ½ by the sign; NaN in, NaN out)."
+    if np.isnan(estimate) or np.isnan(se): return float("nan")
+    if se < 0: raise ValueError(f"se must be >= 0, got {se}")
+    return NormalDist().cdf(estimate / se) if se > 0 else 1.0 if estimate > 0 else 0.0 if estimate < 0 else 0.5
 
-def psr_over_blocks(sharpes,   # each block's Sharpe ratio (all in the same units, e.g. annualised)
-                    ses,       # their standard errors, in the same units
-                    corr=None, extra_var: float = 0.0,   # see `sharpe_mean_se`
-                   ) -> float:
-    "PSR (against 0) of the equal-weighted mean of blocks' Sharpe ratios: Φ(mean / `sharpe_mean_se`)."
-    sr, se = np.asarray(sharpes, float), np.asarray(ses, float)
-    if sr.shape != se.shape or sr.size == 0: raise ValueError(f"need as many standard errors as Sharpe ratios (at least one), got {sr.shape} and {se.shape}")
-    if (se <= 0).any(): raise ValueError("standard errors must be positive")
-    return NormalDist().cdf(sr.mean() / sharpe_mean_se(se, corr, extra_var))
+def sharpe_inference(estimate: float,      # a Sharpe ratio (e.g. a mean over blocks)
+                     replicates,           # its bootstrap replicates, in the same units
+                     level: float = 0.95,  # confidence level of the interval
+                    ) -> tuple[float, float, float, float]:
+    """(standard error, low, high, PSR against 0) of `estimate`, all from its `replicates`: SE = their standard deviation,
+    the interval estimate ± z·SE, PSR = Φ(estimate / SE) (without spread: 1, 0 or ½ by the sign of `estimate`)."""
+    reps = np.asarray(replicates, float)
+    if reps.ndim != 1 or reps.size < 2: raise ValueError(f"need a 1-d array of at least 2 replicates, got shape {reps.shape}")
+    if not 0 < level < 1: raise ValueError(f"level must lie in (0, 1), got {level}")
+    se, z = float(reps.std()), NormalDist().inv_cdf((1 + level) / 2)
+    return se, estimate - z * se, estimate + z * se, prob_positive(estimate, se)
 
 # %% ../nbs/05a_statistics.ipynb #bebe970f
 EULER_GAMMA = 0.5772156649015329   # the Euler–Mascheroni constant γ

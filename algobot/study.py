@@ -19,7 +19,7 @@ from .config import atomic_path, atomic_write_text, init_ray
 from .contestants import Contestant, baselines, evaluate, learned_contestants
 from .metrics import Backtest, periods_per_year
 from .statistics import (binned_sharpe, bootstrap_indices, excess_returns, expected_max_sharpe, overlap_groups, per_bar_sharpe,
-                          psr_over_blocks, resample_counts, sharpe_mean_se, sharpe_std)
+                          prob_positive, resample_counts, sharpe_inference, sharpe_std)
 from .tasks import TradingTask
 
 # %% auto #0
@@ -201,7 +201,8 @@ def _ns(stamps) -> np.ndarray:
 
 def _calendar_grids(stamps: dict, spans: dict, n_boot: int, block: float | None, seed: int) -> dict:
     """Block u -> (its calendar group, bins(ns stamps) -> bin numbers within the block's stretch of the group's grid,
-    (n_boot, L) times each of the block's L bins is drawn in each resample, or None if L < 2).
+    (n_boot, L) times each of the block's L bins is drawn in each resample, or None if L < 2, (n_boot,) standard normal
+    draws of the group, for a block the bootstrap cannot resample).
     Blocks whose [start, stop) spans overlap, directly or through others, form a group. Its grid is the bar stamps of its
     coarsest member (largest median bar spacing), extended by that spacing to cover every member's bars; a bar is stamped
     at its open (as `resample_ohlcv` labels bins), so it belongs to the last coarse stamp at or before it. One stationary
@@ -223,12 +224,13 @@ def _calendar_grids(stamps: dict, spans: dict, n_boot: int, block: float | None,
         stretch = {u: (int(p.min()), int(p.max()) + 1) for u in group for p in [np.searchsorted(used, raw(stamps[u]))]}
         K, shortest = len(used), min(e - a for a, e in stretch.values())
         idx = bootstrap_indices(K, n_boot, min(K, block or max(1.0, round(shortest ** (1 / 3)))), seed=seed + g) if K > 1 else None
-        counts = {}
+        counts, normal = {}, np.random.default_rng([seed, g]).standard_normal(n_boot)
+        normal = (normal - normal.mean()) / normal.std()
         for u in group:
             a, e = stretch[u]
             if (a, e) not in counts:
                 counts[a, e] = resample_counts((idx[:, a:e] - a) % (e - a), e - a) if idx is not None and e - a > 1 else None
-            out[u] = (g, lambda t, raw=raw, used=used, a=a: np.searchsorted(used, raw(t)) - a, counts[a, e])
+            out[u] = (g, lambda t, raw=raw, used=used, a=a: np.searchsorted(used, raw(t)) - a, counts[a, e], normal)
     return out
 
 def _calendar_weights(spans: dict, us: list) -> dict:
@@ -242,49 +244,43 @@ def _calendar_weights(spans: dict, us: list) -> dict:
         for u, y in zip(g, years): out[u] = union * y / years.sum() if years.sum() > 0 else 0.0
     return out
 
-def _block(x, ann: float, stamps, grid: tuple, n_boot: int) -> tuple:
-    """(Sharpe, its variance, bootstrap replicates of the Sharpe on the group's resampled coarse bins) of one block's
-    returns, annualised by `ann`; the replicates are centred on the Sharpe and scaled to its analytic standard error."""
+def _block(x, ann: float, stamps, grid: tuple) -> tuple:
+    """(Sharpe, bootstrap replicates of the Sharpe on the group's resampled coarse bins) of one block's returns,
+    annualised by `ann`; the replicates are centred on the Sharpe and scaled to its analytic standard error (a block the
+    bootstrap cannot resample — one coarse bin — takes the group's normal draws at that scale; returns without spread,
+    such as a benchmark's excess over itself, have a Sharpe of exactly 0 and no spread)."""
     x = np.asarray(x, float)
-    s, v = float(per_bar_sharpe(x)) * ann, (sharpe_std(x) * ann) ** 2
-    _, bins, counts = grid
-    reps = binned_sharpe(x, bins(stamps), counts) * ann if counts is not None else np.full(n_boot, s)
+    s, se = float(per_bar_sharpe(x)) * ann, sharpe_std(x) * ann if np.ptp(x) > 0 else 0.0
+    _, bins, counts, normal = grid
+    reps = binned_sharpe(x, bins(stamps), counts) * ann if counts is not None else normal
     sd = reps.std()
-    return s, v, s + (reps - reps.mean()) * (math.sqrt(v) / sd if sd > 0 else 1.0)
+    return s, s + ((reps - reps.mean()) / sd if sd > 0 else normal) * se
 
 def _seeds_combined(cells: dict, draws: np.ndarray, order: dict) -> tuple:
-    """One block of one contestant from its seeds' `_block`s: (Sharpe, variance, replicates with the seeds averaged,
-    replicates with the seeds resampled by `draws` — (n_boot, seeds) multinomial counts over `order`'s seeds —,
-    {seed: its Sharpe minus the seeds' mean})."""
+    """One block of one contestant from its seeds' `_block`s: (Sharpe averaged over the seeds, replicates with the seeds
+    resampled by `draws` — (n_boot, seeds) multinomial counts over `order`'s seeds)."""
     ks = sorted(cells)
-    s, v, R = np.array([cells[k][0] for k in ks]), np.array([cells[k][1] for k in ks]), np.stack([cells[k][2] for k in ks])
+    s, R = np.array([cells[k][0] for k in ks]), np.stack([cells[k][1] for k in ks])
     bar = R.mean(0)
     if len(ks) > 1:   # the seed-weighted mean, its spread around the plain mean scaled by √(S/(S−1)) (unbiased seed variance)
         w = draws[:, [order[k] for k in ks]]; tot = w.sum(1)
         drawn = np.divide((w * R.T).sum(1), tot, out=bar.copy(), where=tot > 0)
         rep = bar + math.sqrt(len(ks) / (len(ks) - 1)) * (drawn - bar)
     else: rep = bar
-    return float(s.mean()), float(v.mean()), bar, rep, dict(zip(ks, s - s.mean()))
+    return float(s.mean()), rep
 
-def _over_blocks(comb: dict, c: str, us: list, q: list, group: dict, weight: dict) -> dict:
-    """Mean Sharpe of contestant `c` over the blocks `us` (from `_seeds_combined`), its standard error (blocks of a calendar
-    group correlated as their bar-only replicates are, plus the seeds' variance), interval and PSR against 0; the
-    calendar-weighted mean and its interval. NaN if a block is missing."""
+def _over_blocks(comb: dict, c: str, us: list, level: float, weight: dict) -> dict:
+    """Mean Sharpe of contestant `c` over the blocks `us` (from `_seeds_combined`) with its standard error, interval and
+    PSR against 0, all from the mean of the blocks' joint replicates (`sharpe_inference`); the calendar-weighted mean and
+    its interval, from the same replicates so weighted. NaN if a block is missing."""
     if not us or any((c, u) not in comb for u in us):
         return dict.fromkeys(["sr", "se", "lo", "hi", "psr", "w_sr", "w_lo", "w_hi"], np.nan)
-    s, v, bar, rep, dev = zip(*(comb[c, u] for u in us))
-    s, sd, bar, rep = np.array(s), np.sqrt(v), np.array(bar), np.array(rep)
-    g = np.array([group[u] for u in us])
-    with np.errstate(invalid="ignore", divide="ignore"): corr = np.corrcoef(bar) if len(us) > 1 else np.ones((1, 1))
-    corr = np.where((g[:, None] == g[None, :]) & np.isfinite(corr), corr, 0.0); np.fill_diagonal(corr, 1.0)
-    seeds = sorted({k for d in dev for k in d})   # each seed's mean deviation over the blocks: the seeds' spread
-    m = [np.mean([d[k] for d in dev if k in d]) for k in seeds]
-    extra = float(np.var(m, ddof=1)) / len(m) if len(m) > 1 else 0.0
-    lo, hi = np.quantile(rep.mean(0), q)
-    w = np.array([weight.get(u, np.nan) for u in us]); w = w / w.sum() if w.sum() > 0 else np.full(len(us), np.nan)
-    w_lo, w_hi = np.quantile(w @ rep, q)
-    return dict(sr=float(s.mean()), se=sharpe_mean_se(sd, corr, extra), lo=lo, hi=hi, psr=psr_over_blocks(s, sd, corr, extra),
-                w_sr=float(w @ s), w_lo=w_lo, w_hi=w_hi)
+    s, rep = (np.array(a) for a in zip(*(comb[c, u] for u in us)))
+    se, lo, hi, psr = sharpe_inference(float(s.mean()), rep.mean(0), level)
+    w = np.array([weight.get(u, np.nan) for u in us])
+    if w.sum() > 0: w = w / w.sum(); _, w_lo, w_hi, _ = sharpe_inference(float(w @ s), w @ rep, level)
+    else: w_lo = w_hi = np.nan
+    return dict(sr=float(s.mean()), se=se, lo=lo, hi=hi, psr=psr, w_sr=float(w @ s), w_lo=w_lo, w_hi=w_hi)
 
 # %% ../nbs/19_study.ipynb #ef2fbb2b
 def summarize(leaderboard: Leaderboard,                # the results
@@ -327,17 +323,16 @@ def summarize(leaderboard: Leaderboard,                # the results
                 if r.contestant != c: continue
                 if x is None: break
                 ann = math.sqrt(r.bars_per_year)
-                o[int(r.seed)] = _block(x.to_numpy(), ann, _ns(x.index), grids[u], n_boot)
+                o[int(r.seed)] = _block(x.to_numpy(), ann, _ns(x.index), grids[u])
                 xb = bench.get(int(r.seed), bench[min(bench)])   # the benchmark (its same seed if it has it) ...
                 if xb is not None:                               # ... on the bars both traded (an episode may end early)
                     x, xb = x.align(xb, join="inner")
-                    e[int(r.seed)] = _block(excess_returns(x, xb), ann, _ns(x.index), grids[u], n_boot)
+                    e[int(r.seed)] = _block(excess_returns(x, xb), ann, _ns(x.index), grids[u])
             else:   # every seed's returns are there
                 own[c, u] = o
                 if len(e) == len(o): exc[c, u] = e
-    q, known = [(1 - level) / 2, (1 + level) / 2], set(baselines())
+    known = set(baselines())
     kind = lambda c: "benchmark" if c == benchmark else "apart" if c in apart else "baseline" if c in known else "learned"
-    group = {u: grids[u][0] for u in grids}
     out = []
     for c in dict.fromkeys(frame.contestant):
         us, sub = [u for (cc, u) in sr if cc == c], frame[frame.contestant == c]
@@ -348,7 +343,7 @@ def summarize(leaderboard: Leaderboard,                # the results
         comb = {t: {(c, u): _seeds_combined(d, draws, order) for (cc, u), d in table.items() if cc == c}
                 for t, table in (("own", own), ("exc", exc))}
         weight = _calendar_weights(spans, [u for u in us if u in spans]) if all(u in spans for u in us) else {}
-        a, x = (_over_blocks(comb[t], c, us, q, group, weight) for t in ("own", "exc"))
+        a, x = (_over_blocks(comb[t], c, us, level, weight) for t in ("own", "exc"))
         m, b_sr = np.mean([sr[c, u] for u in us]), np.mean([sr[benchmark, u] for u in us])
         w = np.array([weight.get(u, np.nan) for u in us])
         lg = sub.groupby(["task", "fold"]).total_return.apply(lambda t: np.log1p(t).mean())   # log growth per block, seeds averaged
@@ -365,7 +360,7 @@ def summarize(leaderboard: Leaderboard,                # the results
     learned = s[s.kind == "learned"]   # the trials: one configuration each, their Sharpe averaged over blocks and seeds
     n = n_trials if n_trials is not None else len(learned) + tuning_trials
     s["dsr_threshold"] = expected_max_sharpe(n, float(learned.sharpe.var(ddof=1)) if len(learned) > 1 else 0.0) if n else np.nan
-    s["dsr"] = [NormalDist().cdf((r.sharpe - r.dsr_threshold) / r.sharpe_se) if r.kind == "learned" else np.nan
+    s["dsr"] = [prob_positive(r.sharpe - r.dsr_threshold, r.sharpe_se) if r.kind == "learned" else np.nan
                 for r in s.itertuples()]
     s["n_trials"] = n
     s["mean_rank"] = rank_contestants(frame[~frame.contestant.isin(apart)]).mean().reindex(s.index)

@@ -65,6 +65,18 @@ def test_the_committed_full_run_is_complete_and_rebuilds_exactly():
     assert verdict == json.loads((FULL / "leaderboard_summary.json").read_text())["verdict"]
 
 
+def test_the_committed_full_runs_psr_agrees_with_its_intervals():
+    "On the real data too: a PSR below 0.025 exactly when the excess interval lies below zero, above 0.975 exactly when above."
+    s = pd.read_csv(FULL / "leaderboard_summary.csv", index_col="contestant")
+    level = json.loads((FULL / "leaderboard_summary.json").read_text())["summarize"]["level"]
+    low, high = (1 - level) / 2, (1 + level) / 2
+    others = s.drop(index="buy_and_hold")
+    assert (others.excess_hi < 0).any(), "the check needs a contestant whose interval lies below zero"
+    assert ((others.psr < low) == (others.excess_hi < 0)).all(), others[["excess_lo", "excess_hi", "psr"]]
+    assert ((others.psr > high) == (others.excess_lo > 0)).all(), others[["excess_lo", "excess_hi", "psr"]]
+    assert s.excess_se["buy_and_hold"] == 0 and s.psr["buy_and_hold"] == 0.5   # the benchmark against itself
+
+
 def test_the_full_runs_returns_fit_the_size_budget(tmp_path):
     "Every 10th result of the committed full run (its bars, its dates), with fat-tailed returns, stored as the study does."
     full = pd.read_csv(FULL / "leaderboard.csv")
