@@ -100,10 +100,11 @@ def public_names(pkg: Path) -> dict[str, list[str]]:
 
 
 def test_a_narrow_public_api():
-    "At most 150 public names in all (issue 20: 331 before), and no module exports a generic `log` or `KEY`."
+    """At most 170 public names in all (issue 20: 331 before, cut to 149 with a cap of 150; issues 23 and 24 add the
+    portfolio and alternative-data modules with 20 more at most), and no module exports a generic `log` or `KEY`."""
     names = public_names(ROOT / "algobot")
     total = sum(map(len, names.values()))
-    assert total <= 150, f"{total} names in __all__ lists (at most 150): internals belong in #| exporti cells; " + \
+    assert total <= 170, f"{total} names in __all__ lists (at most 170): internals belong in #| exporti cells; " + \
         ", ".join(f"{m} {len(v)}" for m, v in sorted(names.items(), key=lambda kv: -len(kv[1]))[:8])
     generic = [f"{m}.{n}" for m, v in names.items() for n in v if n in ("log", "KEY")]
     assert not generic, f"generic public names: {generic}"
