@@ -65,6 +65,20 @@ def test_the_committed_full_run_is_complete_and_rebuilds_exactly():
     assert verdict == json.loads((FULL / "leaderboard_summary.json").read_text())["verdict"]
 
 
+def test_the_committed_budget_curve_is_complete_and_rebuilds_exactly():
+    "The budget curve's results (PPO and RL² at three budgets) rebuild their summary, and the curve is that summary's rows."
+    board = Leaderboard(FULL / "budget_leaderboard.csv")
+    assert board.missing_returns() == [] and len(board) > 0
+    text, _ = board.rebuild_summary()
+    assert text == (FULL / "budget_leaderboard_summary.csv").read_text()
+    summary = pd.read_csv(FULL / "budget_leaderboard_summary.csv", index_col="contestant")
+    curve = pd.read_csv(FULL / "budget_curve.csv")
+    assert len(curve) >= 6 and curve.groupby("contestant").steps.nunique().min() >= 3   # two algorithms × three budgets at least
+    for r in curve.itertuples():
+        name = f"{r.contestant}@{r.steps // 1000}k" if r.steps % 1000 == 0 else f"{r.contestant}@{r.steps}"
+        assert np.isclose(summary.excess_sharpe[name], r.excess_sharpe) and np.isclose(summary.excess_lo[name], r.excess_lo)
+
+
 def test_the_committed_full_runs_psr_agrees_with_its_intervals():
     "On the real data too: a PSR below 0.025 exactly when the excess interval lies below zero, above 0.975 exactly when above."
     s = pd.read_csv(FULL / "leaderboard_summary.csv", index_col="contestant")
