@@ -57,6 +57,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'algobot.config.load_settings': ('config.html#load_settings', 'algobot/config.py'),
                                 'algobot.config.parse_params': ('config.html#parse_params', 'algobot/config.py'),
                                 'algobot.config.provenance': ('config.html#provenance', 'algobot/config.py'),
+                                'algobot.config.run_ray_tasks': ('config.html#run_ray_tasks', 'algobot/config.py'),
                                 'algobot.config.sha256_checksum': ('config.html#sha256_checksum', 'algobot/config.py')},
             'algobot.contestants': { 'algobot.contestants.BCContestant': ('contestants.html#bccontestant', 'algobot/contestants.py'),
                                      'algobot.contestants.BCContestant.__call__': ( 'contestants.html#bccontestant.__call__',

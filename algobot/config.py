@@ -271,3 +271,34 @@ def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6
                              "there, and does this machine use the cluster's token (RAY_AUTH_MODE=token with the head's "
                              "~/.ray/auth_token or RAY_AUTH_TOKEN)? See README 'RL² on a Ray cluster'") from e
     return ray.cluster_resources()
+
+# %% ../nbs/00_config.ipynb #4309730b
+import sys
+
+def run_ray_tasks(jobs,              # the jobs, any objects (an iterable: consumed as workers free up)
+                  launch,            # job -> a Ray ObjectRef (e.g. `remote_fn.options(name=...).remote(...)`)
+                  on_done,           # (job, result) -> None, called in this process as each result arrives
+                  workers: int = 1,  # at most this many tasks in flight
+                  what=str,          # job -> how messages name it
+                 ) -> list:
+    "Run `jobs` as Ray tasks, at most `workers` at once: [(job, error)] of the failed ones (none started after the first)."
+    import ray
+    if workers < 1: raise ValueError(f"workers must be >= 1, got {workers}")
+    todo, running, failed = iter(jobs), {}, []
+    def submit():
+        if not failed and (job := next(todo, None)) is not None: running[launch(job)] = job
+    try:
+        for _ in range(workers): submit()
+        while running:
+            [done], _ = ray.wait(list(running), num_returns=1)
+            job = running.pop(done)
+            try: result = ray.get(done)
+            except ray.exceptions.RayError as e:   # the task's own error (with its remote traceback), or a lost worker
+                print(f"{what(job)} failed on a Ray worker:\n{e}", file=sys.stderr, flush=True)
+                failed.append((job, e))
+            else: on_done(job, result)
+            submit()
+    except BaseException:   # interrupted (or `on_done` failed): stop what still runs
+        for r in running: ray.cancel(r, force=True)
+        raise
+    return failed

@@ -15,7 +15,7 @@ import pandas as pd
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from .config import atomic_path, atomic_write_text, init_ray
+from .config import atomic_path, atomic_write_text, init_ray, run_ray_tasks
 from .contestants import Contestant, baselines, evaluate, learned_contestants
 from .metrics import Backtest, periods_per_year
 from .statistics import (binned_sharpe, bootstrap_indices, excess_returns, expected_max_sharpe, overlap_groups, per_bar_sharpe,
@@ -117,28 +117,14 @@ def _on_ray(jobs: list, workers: int, address: str | None, store) -> None:
     def ref(obj):
         if id(obj) not in shared: shared[id(obj)] = ray.put(obj)
         return shared[id(obj)]
-    todo, running, failed = iter(jobs), {}, []
-    def submit():
-        if failed or (job := next(todo, None)) is None: return
-        (name, contestant, task, k, seed, folds), setup = job
-        key = (name, task.name, seed, k)
-        running[fit.options(name=_name(key)).remote(name, ref(contestant), ref(task), k, seed, folds)] = key, setup
-    try:
-        for _ in range(workers): submit()
-        while running:
-            [done], _ = ray.wait(list(running), num_returns=1)
-            key, setup = running.pop(done)
-            try: store(ray.get(done), setup)
-            except ray.exceptions.RayError as e:   # the task's own error (with its remote traceback), or a lost worker
-                print(f"study: {key} failed on a Ray worker:\n{e}", file=sys.stderr, flush=True)
-                failed.append((key, e))
-            submit()
-    except BaseException:   # interrupted (or the store failed): stop what still runs
-        for r in running: ray.cancel(r, force=True)
-        raise
+    key = lambda job: (job[0][0], job[0][2].name, job[0][4], job[0][3])   # (name, task, seed, fold)
+    def launch(job):
+        (name, contestant, task, k, seed, folds), _ = job
+        return fit.options(name=_name(key(job))).remote(name, ref(contestant), ref(task), k, seed, folds)
+    failed = run_ray_tasks(jobs, launch, lambda job, result: store(result, job[1]), workers, lambda job: f"study: {key(job)}")
     if failed:
-        (key, e), more = failed[0], [k for k, _ in failed[1:]]
-        raise RuntimeError(f"study result {key} failed on a Ray worker:\n{e}" + (f"\n(also failed: {more})" if more else "")
+        (job, e), more = failed[0], [key(j) for j, _ in failed[1:]]
+        raise RuntimeError(f"study result {key(job)} failed on a Ray worker:\n{e}" + (f"\n(also failed: {more})" if more else "")
                            + "\nthe results stored so far stay; rerun to continue") from e
 
 # %% ../nbs/19_study.ipynb #bcb63720

@@ -15,7 +15,7 @@ from optuna.samplers import TPESampler
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
-from .config import init_ray, load_settings
+from .config import init_ray, load_settings, run_ray_tasks
 from .rewards import DEFAULT_WEIGHTS, BaseReward, CombinedReward, CuriosityBonus, RewardFunction
 from .tasks import FoldTask, TradingTask, discover_tasks, synthetic_tasks
 from .train import train
@@ -97,25 +97,10 @@ def _trials_on_ray(n: int, workers: int, address: str | None, db: Path, study_na
     init_ray(address, num_cpus=workers)
     one = ray.remote(importlib.import_module("algobot.tune")._one_trial)   # by reference, also from this notebook
     args = ray.put(objective_args)   # the tasks travel without their bars: each worker loads its own
-    todo, running, failed = iter(range(n)), {}, []
-    def submit():
-        if not failed and (i := next(todo, None)) is not None:
-            running[one.options(name=f"tune:{study_name}/{i}").remote(str(db), study_name, first_seed + i, args)] = i
-    try:
-        for _ in range(workers): submit()
-        while running:
-            [done], _ = ray.wait(list(running), num_returns=1)
-            i = running.pop(done)
-            try: ray.get(done)
-            except ray.exceptions.RayError as e:
-                print(f"tune: trial task {i} of {n} failed on a Ray worker:\n{e}", file=sys.stderr, flush=True)
-                failed.append(e)
-            submit()
-    except BaseException:
-        for r in running: ray.cancel(r, force=True)
-        raise
-    if failed: raise RuntimeError(f"{len(failed)} trial(s) failed on a Ray worker; the first:\n{failed[0]}\n"
-                                  f"finished trials stay in {db}; rerun to continue") from failed[0]
+    failed = run_ray_tasks(range(n), lambda i: one.options(name=f"tune:{study_name}/{i}").remote(str(db), study_name, first_seed + i, args),
+                           lambda i, _: None, workers, lambda i: f"tune: trial task {i} of {n}")
+    if failed: raise RuntimeError(f"{len(failed)} trial(s) failed on a Ray worker; the first:\n{failed[0][1]}\n"
+                                  f"finished trials stay in {db}; rerun to continue") from failed[0][1]
 
 # %% ../nbs/06a_tune.ipynb #eea7d321
 def tune(tasks: Sequence[TradingTask],      # tasks searched on (their folds' train and val periods only)
