@@ -5,10 +5,22 @@
 # %% ../nbs/20_portfolio.ipynb #9a46f84d
 from __future__ import annotations
 
+from typing import Any
+
+import gymnasium as gym
 import numpy as np
+import pandas as pd
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.vec_env import VecEnv
+from torch import nn
+
+from .env import OBS_CLIP, REWARD_SCALE
+from .rewards import drawdown_penalty
 
 # %% auto #0
-__all__ = ['drift_weights', 'transaction_remainder']
+__all__ = ['drift_weights', 'transaction_remainder', 'PortfolioEnv', 'PortfolioVecEnv', 'EIIEExtractor']
 
 # %% ../nbs/20_portfolio.ipynb #650456b5
 def _weights(w, name: str) -> np.ndarray:
@@ -19,7 +31,29 @@ def _weights(w, name: str) -> np.ndarray:
     if abs(w.sum() - 1) > 1e-8: raise ValueError(f"{name} must sum to 1 (cash first), got a sum of {w.sum():.6g}")
     return np.clip(w, 0.0, None)
 
-# %% ../nbs/20_portfolio.ipynb #e2cdd09b
+# %% ../nbs/20_portfolio.ipynb #e4fc68f6
+def _remainder(current: np.ndarray, target: np.ndarray, c: float, tol: float = 1e-13, max_iter: int = 200) -> np.ndarray:
+    "μ for every row of two (n, N + 1) weight arrays (checked by the caller): the fixed point of eq. 14–16, row by row."
+    mu = 1 - c * np.abs(current[:, 1:] - target[:, 1:]).sum(axis=1)
+    out, todo = np.empty_like(mu), np.arange(len(mu))
+    for _ in range(max_iter):
+        w0, w1, m = current[todo], target[todo], mu[todo]
+        new = (1 - c * w0[:, 0] - (2 * c - c * c) * np.maximum(w0[:, 1:] - m[:, None] * w1[:, 1:], 0).sum(axis=1)) / (1 - c * w1[:, 0])
+        done = np.abs(new - m) < tol
+        out[todo[done]] = new[done]   # a row stops at its own convergence: the same numbers one row or many
+        mu[todo] = new
+        todo = todo[~done]
+        if not todo.size: return out
+    out[todo] = mu[todo]
+    return out
+
+def _drift(weights: np.ndarray, relatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "(drifted weights, growth factors) for every row of (n, N + 1) weights and (n, N) price relatives."
+    v = weights * np.concatenate([np.ones((len(weights), 1)), relatives], axis=1)
+    g = v.sum(axis=1)
+    return v / g[:, None], g
+
+# %% ../nbs/20_portfolio.ipynb #ef2efb1b
 def drift_weights(weights,   # weights held over cash + N assets (cash first), summing to 1
                   relatives, # price relatives of the N assets over the bar (price now / price before), > 0
                  ) -> tuple[np.ndarray, float]:
@@ -27,8 +61,8 @@ def drift_weights(weights,   # weights held over cash + N assets (cash first), s
     w, y = _weights(weights, "weights"), np.asarray(relatives, float)
     if y.shape != (w.size - 1,): raise ValueError(f"need {w.size - 1} price relatives (one per asset), got shape {y.shape}")
     if not np.isfinite(y).all() or (y <= 0).any(): raise ValueError(f"price relatives must be finite and > 0, got {y}")
-    v = w * np.r_[1.0, y]
-    return v / v.sum(), float(v.sum())
+    w1, g = _drift(w[None], y[None])
+    return w1[0], float(g[0])
 
 def transaction_remainder(current,               # weights held before rebalancing (cash first), summing to 1
                           target,                # weights wanted after it
@@ -40,9 +74,265 @@ def transaction_remainder(current,               # weights held before rebalanci
     if w0.shape != w1.shape: raise ValueError(f"current and target weights differ in length: {w0.size} vs {w1.size}")
     c = float(commission)
     if not 0 <= c < 1: raise ValueError(f"commission must lie in [0, 1), got {commission}")
-    mu = 1 - c * np.abs(w0[1:] - w1[1:]).sum()
-    for _ in range(max_iter):
-        new = (1 - c * w0[0] - (2 * c - c * c) * np.maximum(w0[1:] - mu * w1[1:], 0).sum()) / (1 - c * w1[0])
-        if abs(new - mu) < tol: return float(new)
-        mu = new
-    return float(mu)
+    return float(_remainder(w0[None], w1[None], c, tol, max_iter)[0])
+
+# %% ../nbs/20_portfolio.ipynb #4cbe949f
+def _bad_rows(mask: np.ndarray, index: pd.Index, limit: int = 3) -> str:
+    "The first `limit` labels of `index` where `mask` holds, and how many there are."
+    rows = np.flatnonzero(mask)
+    shown = ", ".join(str(index[i]) for i in rows[:limit])
+    return f"{shown}{f' (and {rows.size - limit} more)' if rows.size > limit else ''}"
+
+def check_prices(prices: pd.DataFrame, min_bars: int = 2) -> np.ndarray:
+    "The closes of a wide price frame (DatetimeIndex × one column per asset) as a float (bars, assets) array, or a clear error."
+    if not isinstance(prices, pd.DataFrame): raise TypeError(f"prices must be a pandas DataFrame (dates × assets), got {type(prices).__name__}")
+    if not isinstance(prices.index, pd.DatetimeIndex): raise ValueError(f"prices need a DatetimeIndex (one row a bar), got {type(prices.index).__name__}")
+    if prices.shape[1] == 0: raise ValueError("prices have no asset columns")
+    if prices.columns.duplicated().any(): raise ValueError(f"duplicate asset columns: {sorted(set(prices.columns[prices.columns.duplicated()]))}")
+    bad = [c for c in prices.columns if not pd.api.types.is_numeric_dtype(prices[c]) or pd.api.types.is_bool_dtype(prices[c])]
+    if bad: raise ValueError(f"non-numeric price columns: {bad}")
+    idx = prices.index
+    if idx.has_duplicates: raise ValueError(f"duplicate dates in prices: {_bad_rows(idx.duplicated(), idx)}")
+    if not idx.is_monotonic_increasing: raise ValueError(f"dates not sorted ascending at: {_bad_rows(np.r_[False, idx[1:] < idx[:-1]], idx)}")
+    p = prices.to_numpy(dtype=float)
+    for mask, what in ((np.isnan(p), "missing (NaN)"), (np.isinf(p), "infinite"), (p <= 0, "not > 0")):
+        if mask.any():
+            cols = [c for c, m in zip(prices.columns, mask.any(axis=0)) if m]
+            raise ValueError(f"prices {what} in column(s) {cols} at {_bad_rows(mask.any(axis=1), idx)}")
+    if len(p) < min_bars: raise ValueError(f"prices have {len(p)} bars; need at least {min_bars} (warm-up + one step)")
+    return p
+
+def portfolio_features(closes: np.ndarray, vol_window: int = 20, scale: float = 100.0) -> np.ndarray:
+    """(bars, assets, 2) float32 features of a (bars, assets) close array from past bars only: the bar's log return and
+    the standard deviation of the last `vol_window` log returns, both × `scale` (100: percent) and clipped to ±OBS_CLIP;
+    NaN where undefined (bar 0's return, the first `vol_window` bars' volatility)."""
+    r = np.full(closes.shape, np.nan)
+    r[1:] = np.log(closes[1:] / closes[:-1])
+    vol = pd.DataFrame(r).rolling(vol_window, min_periods=vol_window).std().to_numpy()
+    return np.clip(np.stack([r, vol], axis=-1) * scale, -OBS_CLIP, OBS_CLIP).astype(np.float32)
+
+def _softmax(actions: np.ndarray, scale: float) -> np.ndarray:
+    "Weights from (n, N + 1) actions: softmax(scale · clip(action, -1, 1)) row by row."
+    z = scale * np.clip(actions, -1.0, 1.0)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+def _book(value, peak, dd, mu, growth, cost_weight: float, drawdown_weight: float, scale: float):
+    """The accounting of a step on arrays (one entry an episode): (value, peak, drawdown, reward, log growth, log cost,
+    drawdown increase) after the rebalance kept `mu` of the value and the bar grew it by `growth`."""
+    value = value * mu * growth
+    peak = np.maximum(peak, value)
+    new_dd = 1.0 - value / peak
+    log_growth, log_cost = np.log(growth), -np.log(mu)
+    dd_inc = np.array([drawdown_penalty(d, p) for d, p in zip(new_dd, dd)])
+    reward = (log_growth - cost_weight * log_cost - drawdown_weight * dd_inc) * scale
+    return value, peak, new_dd, reward, log_growth, log_cost, dd_inc
+
+# %% ../nbs/20_portfolio.ipynb #4da3220b
+class PortfolioEnv(gym.Env):
+    """Allocate a portfolio over cash and N assets, bar by bar; Gymnasium API.
+
+    ## Description
+    The agent holds weights **w** = (w₀, w₁, …, w_N) over cash (w₀) and the assets of `prices`, long only and summing
+    to 1, and chooses new target weights at a bar; costs are a proportional `commission` on the value traded, solved
+    exactly by `transaction_remainder`. The portfolio starts all in cash with value 1.
+
+    ## Action Space
+    `Box(-1, 1, (N + 1,), float32)`: logits, cash first. The target weights are softmax(`logit_scale` · a) with a clipped
+    to [-1, 1] (the env clips too, so any finite action has a defined outcome; SB3's PPO clips to the same bounds and SAC
+    squashes into them). With `logit_scale` = 5 one asset can get up to e¹⁰ ≈ 22,000 times the weight of another.
+
+    ## Observation Space
+    `Dict(history=Box(-10, 10, (N, window, 2), float32), weights=Box(0, 1, (N + 1,), float32))`: for each asset the last
+    `window` bars (oldest first, the current bar last) of two features from past bars only (`portfolio_features`:
+    log return and rolling volatility over `vol_window` bars, in percent, clipped to ±`OBS_CLIP`), and the weights held
+    now (after the last bar's drift), cash first.
+
+    ## Rewards
+    Each step: at a rebalancing bar (every `rebalance_every` steps from the episode's start) the weights move to the
+    target and the value shrinks by μ (`transaction_remainder`); between rebalances the action is ignored and the
+    weights drift. Then the bar's price move: `drift_weights`, growth g = **y** · **w**. The reward is
+    (log g − `cost_weight` · (−log μ) − `drawdown_weight` · drawdown increase) × `reward_scale`: with `cost_weight` = 1
+    the first two terms are the log growth of the value net of costs (Jiang et al.'s reward). `info`: `value`,
+    `weights` (held after the bar), `cost` (1 − μ: the fraction of the value paid), `turnover`, `drawdown`, `rebalanced`
+    and the reward's terms `log_growth`, `log_cost`, `dd_penalty`.
+
+    ## Starting State
+    All cash, value 1, at the first bar with a full observation window (`episode_bars=None`: the whole series), or at a
+    random bar such that `episode_bars` steps fit (seeded by `reset(seed=...)`). `reset` option: `start` (bar).
+
+    ## Episode End
+    Never terminated (a long-only portfolio cannot go bust); truncated at the end of the series or after `episode_bars`.
+    """
+    metadata = {"render_modes": []}
+
+    def __init__(self, prices: pd.DataFrame,        # closes: DatetimeIndex × one column per asset, > 0, no NaN
+                 window: int = 32,                  # bars of history in an observation (settings WINDOW)
+                 commission: float = 0.0025,        # cost per unit of value bought or sold (Jiang et al. 2017)
+                 rebalance_every: int = 1,          # rebalance at every k-th step; the weights drift in between
+                 cost_weight: float = 1.0,          # λ on the log cost (settings LAMBDA_COST)
+                 drawdown_weight: float = 0.1,      # μ on the drawdown increase (settings MU_DRAWDOWN)
+                 episode_bars: int | None = None,   # steps of an episode from a random start; None: the whole series
+                 vol_window: int = 20,              # bars of the rolling volatility feature
+                 logit_scale: float = 5.0,          # weights = softmax(logit_scale · clip(action, -1, 1))
+                 reward_scale: float = REWARD_SCALE,  # reward multiplier (100: percent, as TradingEnv)
+                ):
+        for name, v in (("window", window), ("rebalance_every", rebalance_every), ("vol_window", vol_window)):
+            if int(v) != v or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if vol_window < 2: raise ValueError(f"vol_window must be >= 2 (a standard deviation), got {vol_window}")
+        if not 0 <= commission < 1: raise ValueError(f"commission must lie in [0, 1), got {commission}")
+        if episode_bars is not None and (int(episode_bars) != episode_bars or episode_bars < 1):
+            raise ValueError(f"episode_bars must be a positive integer or None, got {episode_bars!r}")
+        self.first_bar = vol_window + window - 1          # the first bar with `window` bars of both features
+        self.closes = check_prices(prices, self.first_bar + 1 + (episode_bars or 1))
+        self.assets, self.dates = list(prices.columns), prices.index
+        self.window, self.commission, self.rebalance_every = int(window), float(commission), int(rebalance_every)
+        self.cost_weight, self.drawdown_weight, self.episode_bars = cost_weight, drawdown_weight, episode_bars
+        self.logit_scale, self.reward_scale = logit_scale, reward_scale
+        self.features = portfolio_features(self.closes, vol_window)
+        n = len(self.assets)
+        self.observation_space = spaces.Dict({
+            "history": spaces.Box(-OBS_CLIP, OBS_CLIP, (n, self.window, self.features.shape[-1]), np.float32),
+            "weights": spaces.Box(0.0, 1.0, (n + 1,), np.float32)})
+        self.action_space = spaces.Box(-1.0, 1.0, (n + 1,), np.float32)
+        self._t = None
+
+    def observe(self, t: int, weights) -> dict[str, np.ndarray]:
+        "The observation at bar `t` (bars after `t` are never read) of a portfolio holding `weights`."
+        if not self.first_bar <= t < len(self.closes): raise ValueError(f"bar {t} has no full window: bars {self.first_bar}…{len(self.closes) - 1}")
+        return {"history": self.features[t - self.window + 1: t + 1].transpose(1, 0, 2).copy(),
+                "weights": np.asarray(weights, np.float32).copy()}
+
+    def target_weights(self, action) -> np.ndarray:
+        "The weights an action asks for: softmax(logit_scale · clip(action, -1, 1))."
+        a = np.asarray(action, float)
+        if a.shape != self.action_space.shape: raise ValueError(f"action must have shape {self.action_space.shape} (cash + {len(self.assets)} assets), got {a.shape}")
+        if not np.isfinite(a).all(): raise ValueError(f"action must be finite, got {a}")
+        return _softmax(a[None], self.logit_scale)[0]
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        "Start an episode all in cash; option `start` (bar)."
+        super().reset(seed=seed)
+        options, last = options or {}, len(self.closes) - 1
+        if "start" in options: t0 = int(options["start"])
+        elif self.episode_bars is None: t0 = self.first_bar
+        else: t0 = int(self.np_random.integers(self.first_bar, last - self.episode_bars + 1))
+        stop = last if self.episode_bars is None else t0 + self.episode_bars
+        if not self.first_bar <= t0 < stop <= last: raise ValueError(f"start bar {t0} leaves no room: bars {self.first_bar}…{last}, {self.episode_bars} a episode")
+        self._t, self._stop, self._k = t0, stop, 0
+        self._w = np.r_[1.0, np.zeros(len(self.assets))]
+        self._value, self._peak, self._dd = np.ones(1), np.ones(1), np.zeros(1)
+        return self.observe(t0, self._w), {"t": t0, "value": 1.0, "weights": self._w.copy()}
+
+    def step(self, action):
+        if self._t is None: raise RuntimeError("call reset() before step()")
+        target, t, before = self.target_weights(action), self._t, self._w
+        rebalance = self._k % self.rebalance_every == 0
+        mu, held = (transaction_remainder(self._w, target, self.commission), target) if rebalance else (1.0, self._w)
+        self._w, g = drift_weights(held, self.closes[t + 1] / self.closes[t])
+        self._value, self._peak, self._dd, reward, lg, lc, ddp = _book(
+            self._value, self._peak, self._dd, np.array([mu]), np.array([g]), self.cost_weight, self.drawdown_weight, self.reward_scale)
+        self._t, self._k = t + 1, self._k + 1
+        info = {"t": self._t, "value": float(self._value[0]), "weights": self._w.copy(), "cost": 1.0 - mu,
+                "turnover": float(np.abs(held[1:] - before[1:]).sum()),
+                "drawdown": float(self._dd[0]), "rebalanced": rebalance,
+                "log_growth": float(lg[0]), "log_cost": float(lc[0]), "dd_penalty": float(ddp[0])}
+        return self.observe(self._t, self._w), float(reward[0]), False, self._t >= self._stop, info
+
+# %% ../nbs/20_portfolio.ipynb #9579f7ee
+class PortfolioVecEnv(VecEnv):
+    "`n_envs` PortfolioEnv episodes over one price frame stepped together in numpy; an SB3 VecEnv (Dict observations)."
+    def __init__(self, prices: pd.DataFrame,  # as PortfolioEnv
+                 n_envs: int = 8,              # episodes stepped together
+                 seed: int | None = None,      # seed of the episode starts (with `episode_bars`)
+                 **kwargs):                    # PortfolioEnv's parameters (window, commission, rebalance_every, …)
+        if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+        self.single = PortfolioEnv(prices, **kwargs)
+        super().__init__(n_envs, self.single.observation_space, self.single.action_space)
+        e = self.single
+        self.rng = np.random.default_rng(seed)
+        self._offsets = np.arange(1 - e.window, 1)          # the window's bars relative to the current one
+        self.t, self.stop, self.k = (np.zeros(n_envs, np.int64) for _ in range(3))
+        self.w = np.zeros((n_envs, len(e.assets) + 1))
+        self.value, self.peak, self.dd = np.ones(n_envs), np.ones(n_envs), np.zeros(n_envs)
+        self._actions = None
+
+    def _start(self, idx: np.ndarray, starts: np.ndarray | None = None) -> None:
+        e, last = self.single, len(self.single.closes) - 1
+        if starts is not None: t0 = np.asarray(starts, np.int64)
+        elif e.episode_bars is None: t0 = np.full(len(idx), e.first_bar)
+        else: t0 = self.rng.integers(e.first_bar, last - e.episode_bars + 1, size=len(idx))
+        stop = np.full(len(idx), last) if e.episode_bars is None else t0 + e.episode_bars
+        if ((t0 < e.first_bar) | (t0 >= stop) | (stop > last)).any(): raise ValueError(f"start bars {t0} leave no room: bars {e.first_bar}…{last}")
+        self.t[idx], self.stop[idx], self.k[idx] = t0, stop, 0
+        self.w[idx] = 0.0; self.w[idx, 0] = 1.0
+        self.value[idx], self.peak[idx], self.dd[idx] = 1.0, 1.0, 0.0
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        "Every episode's observation: the windows gathered at once, (n, N, window, features)."
+        return {"history": self.single.features[self.t[:, None] + self._offsets].transpose(0, 2, 1, 3),
+                "weights": self.w.astype(np.float32)}
+
+    def reset(self, starts: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        "Start every episode all in cash (at random bars with `episode_bars`, the first bar without, or at `starts`)."
+        if self._seeds[0] is not None: self.rng = np.random.default_rng(self._seeds[0])
+        self._reset_seeds()
+        self._start(np.arange(self.num_envs), starts)
+        return self._obs()
+
+    def step_async(self, actions: np.ndarray) -> None: self._actions = np.asarray(actions, float)
+
+    def step_wait(self):
+        e, a = self.single, self._actions
+        if a.shape != (self.num_envs, *e.action_space.shape): raise ValueError(f"actions must have shape {(self.num_envs, *e.action_space.shape)}, got {a.shape}")
+        if not np.isfinite(a).all(): raise ValueError("actions must be finite")
+        target = _softmax(a, e.logit_scale)
+        rebalance = self.k % e.rebalance_every == 0
+        held = np.where(rebalance[:, None], target, self.w)
+        mu = np.ones(self.num_envs)
+        if rebalance.any(): mu[rebalance] = _remainder(self.w[rebalance], target[rebalance], e.commission)
+        w, g = _drift(held, e.closes[self.t + 1] / e.closes[self.t])
+        self.value, self.peak, self.dd, reward, *_ = _book(self.value, self.peak, self.dd, mu, g,
+                                                           e.cost_weight, e.drawdown_weight, e.reward_scale)
+        self.w, self.t, self.k = w, self.t + 1, self.k + 1
+        obs, done = self._obs(), self.t >= self.stop
+        infos = [{} for _ in range(self.num_envs)]
+        if done.any():
+            idx = np.flatnonzero(done)
+            for i in idx:
+                infos[i] = {"terminal_observation": {key: v[i].copy() for key, v in obs.items()}, "TimeLimit.truncated": True,
+                            "value": float(self.value[i])}
+            self._start(idx)
+            fresh = self._obs()
+            for key in obs: obs[key][idx] = fresh[key][idx]
+        return obs, reward.astype(np.float32), done, infos
+
+    def close(self) -> None: pass
+    def get_attr(self, attr_name, indices=None): return [getattr(self.single, attr_name)] * len(self._get_indices(indices))
+    def set_attr(self, attr_name, value, indices=None): setattr(self.single, attr_name, value)
+    def env_method(self, method_name, *args, indices=None, **kw):
+        return [getattr(self.single, method_name)(*args, **kw) for _ in self._get_indices(indices)]
+    def env_is_wrapped(self, wrapper_class, indices=None): return [False] * len(self._get_indices(indices))
+
+# %% ../nbs/20_portfolio.ipynb #d7deac54
+class EIIEExtractor(BaseFeaturesExtractor):
+    """Jiang, Xu & Liang's (2017) EIIE network for `PortfolioEnv`'s Dict observation, as an SB3 features extractor:
+    one score per asset from the same small network applied to every asset, plus a cash score (features_dim = N + 1)."""
+    def __init__(self, observation_space: spaces.Dict,
+                 channels: tuple[int, int] = (2, 20),  # feature maps of the two temporal convolutions (the paper's)
+                 kernel: int = 3,                      # length of the first convolution's kernel, in bars
+                ):
+        n, window, n_feat = observation_space["history"].shape
+        if not 1 <= kernel <= window: raise ValueError(f"kernel must lie in 1…window ({window}), got {kernel}")
+        super().__init__(observation_space, features_dim=n + 1)
+        c1, c2 = channels
+        self.temporal = nn.Sequential(nn.Conv2d(n_feat, c1, (1, kernel)), nn.ReLU(),
+                                      nn.Conv2d(c1, c2, (1, window - kernel + 1)), nn.ReLU())
+        self.score = nn.Conv2d(c2 + 1, 1, (1, 1))     # the 1×1 scoring layer, previous weight joined as a channel
+        self.cash = nn.Parameter(torch.zeros(1))      # the cash bias: cash's score
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = self.temporal(obs["history"].permute(0, 3, 1, 2))           # (B, features, N, window) -> (B, c2, N, 1)
+        prev = obs["weights"][:, 1:].unsqueeze(1).unsqueeze(-1)           # the assets' current weights, (B, 1, N, 1)
+        scores = self.score(torch.cat([x, prev], dim=1))[:, 0, :, 0]      # (B, N)
+        return torch.cat([self.cash.expand(len(scores), 1), scores], dim=1)
