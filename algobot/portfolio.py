@@ -31,7 +31,7 @@ def _weights(w, name: str) -> np.ndarray:
     if abs(w.sum() - 1) > 1e-8: raise ValueError(f"{name} must sum to 1 (cash first), got a sum of {w.sum():.6g}")
     return np.clip(w, 0.0, None)
 
-# %% ../nbs/20_portfolio.ipynb #e4fc68f6
+# %% ../nbs/20_portfolio.ipynb #bbf3d3f6
 def _remainder(current: np.ndarray, target: np.ndarray, c: float, tol: float = 1e-13, max_iter: int = 200) -> np.ndarray:
     "μ for every row of two (n, N + 1) weight arrays (checked by the caller): the fixed point of eq. 14–16, row by row."
     mu = 1 - c * np.abs(current[:, 1:] - target[:, 1:]).sum(axis=1)
@@ -53,7 +53,7 @@ def _drift(weights: np.ndarray, relatives: np.ndarray) -> tuple[np.ndarray, np.n
     g = v.sum(axis=1)
     return v / g[:, None], g
 
-# %% ../nbs/20_portfolio.ipynb #ef2efb1b
+# %% ../nbs/20_portfolio.ipynb #d0ddaacc
 def drift_weights(weights,   # weights held over cash + N assets (cash first), summing to 1
                   relatives, # price relatives of the N assets over the bar (price now / price before), > 0
                  ) -> tuple[np.ndarray, float]:
@@ -76,7 +76,7 @@ def transaction_remainder(current,               # weights held before rebalanci
     if not 0 <= c < 1: raise ValueError(f"commission must lie in [0, 1), got {commission}")
     return float(_remainder(w0[None], w1[None], c, tol, max_iter)[0])
 
-# %% ../nbs/20_portfolio.ipynb #4cbe949f
+# %% ../nbs/20_portfolio.ipynb #d94c3ee0
 def _bad_rows(mask: np.ndarray, index: pd.Index, limit: int = 3) -> str:
     "The first `limit` labels of `index` where `mask` holds, and how many there are."
     rows = np.flatnonzero(mask)
@@ -128,7 +128,7 @@ def _book(value, peak, dd, mu, growth, cost_weight: float, drawdown_weight: floa
     reward = (log_growth - cost_weight * log_cost - drawdown_weight * dd_inc) * scale
     return value, peak, new_dd, reward, log_growth, log_cost, dd_inc
 
-# %% ../nbs/20_portfolio.ipynb #4da3220b
+# %% ../nbs/20_portfolio.ipynb #388f3be8
 class PortfolioEnv(gym.Env):
     """Allocate a portfolio over cash and N assets, bar by bar; Gymnasium API.
 
@@ -239,7 +239,7 @@ class PortfolioEnv(gym.Env):
                 "log_growth": float(lg[0]), "log_cost": float(lc[0]), "dd_penalty": float(ddp[0])}
         return self.observe(self._t, self._w), float(reward[0]), False, self._t >= self._stop, info
 
-# %% ../nbs/20_portfolio.ipynb #9579f7ee
+# %% ../nbs/20_portfolio.ipynb #4e2e35a3
 class PortfolioVecEnv(VecEnv):
     "`n_envs` PortfolioEnv episodes over one price frame stepped together in numpy; an SB3 VecEnv (Dict observations)."
     def __init__(self, prices: pd.DataFrame,  # as PortfolioEnv
@@ -314,7 +314,7 @@ class PortfolioVecEnv(VecEnv):
         return [getattr(self.single, method_name)(*args, **kw) for _ in self._get_indices(indices)]
     def env_is_wrapped(self, wrapper_class, indices=None): return [False] * len(self._get_indices(indices))
 
-# %% ../nbs/20_portfolio.ipynb #d7deac54
+# %% ../nbs/20_portfolio.ipynb #106e7557
 class EIIEExtractor(BaseFeaturesExtractor):
     """Jiang, Xu & Liang's (2017) EIIE network for `PortfolioEnv`'s Dict observation, as an SB3 features extractor:
     one score per asset from the same small network applied to every asset, plus a cash score (features_dim = N + 1)."""
