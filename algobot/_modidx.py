@@ -844,6 +844,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'algobot.portfolio._weights': ('portfolio.html#_weights', 'algobot/portfolio.py'),
                                    'algobot.portfolio.check_prices': ('portfolio.html#check_prices', 'algobot/portfolio.py'),
                                    'algobot.portfolio.drift_weights': ('portfolio.html#drift_weights', 'algobot/portfolio.py'),
+                                   'algobot.portfolio.eiie_identity_head': ('portfolio.html#eiie_identity_head', 'algobot/portfolio.py'),
                                    'algobot.portfolio.portfolio_features': ('portfolio.html#portfolio_features', 'algobot/portfolio.py'),
                                    'algobot.portfolio.transaction_remainder': ( 'portfolio.html#transaction_remainder',
                                                                                 'algobot/portfolio.py')},

@@ -218,7 +218,8 @@ class PortfolioEnv(gym.Env):
         elif self.episode_bars is None: t0 = self.first_bar
         else: t0 = int(self.np_random.integers(self.first_bar, last - self.episode_bars + 1))
         stop = last if self.episode_bars is None else t0 + self.episode_bars
-        if not self.first_bar <= t0 < stop <= last: raise ValueError(f"start bar {t0} leaves no room: bars {self.first_bar}…{last}, {self.episode_bars} a episode")
+        if not self.first_bar <= t0 < stop <= last:
+            raise ValueError(f"start bar {t0} leaves no room for an episode: bars {self.first_bar}…{last}, episode_bars={self.episode_bars}")
         self._t, self._stop, self._k = t0, stop, 0
         self._w = np.r_[1.0, np.zeros(len(self.assets))]
         self._value, self._peak, self._dd = np.ones(1), np.ones(1), np.zeros(1)
@@ -336,3 +337,11 @@ class EIIEExtractor(BaseFeaturesExtractor):
         prev = obs["weights"][:, 1:].unsqueeze(1).unsqueeze(-1)           # the assets' current weights, (B, 1, N, 1)
         scores = self.score(torch.cat([x, prev], dim=1))[:, 0, :, 0]      # (B, N)
         return torch.cat([self.cash.expand(len(scores), 1), scores], dim=1)
+
+# %% ../nbs/20_portfolio.ipynb #83b209d9
+def eiie_identity_head(model) -> None:
+    "Make a PPO model's `action_net` the identity on the EIIE scores and freeze it: the scores are the action's mean logits."
+    head = model.policy.action_net
+    if head.in_features != head.out_features: raise ValueError(f"action_net maps {head.in_features} features to {head.out_features} actions: use net_arch=dict(pi=[], ...) with EIIEExtractor")
+    with torch.no_grad(): head.weight.copy_(torch.eye(head.out_features)); head.bias.zero_()
+    head.requires_grad_(False)
