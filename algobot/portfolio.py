@@ -240,7 +240,7 @@ class PortfolioEnv(gym.Env):
                 "log_growth": float(lg[0]), "log_cost": float(lc[0]), "dd_penalty": float(ddp[0])}
         return self.observe(self._t, self._w), float(reward[0]), False, self._t >= self._stop, info
 
-# %% ../nbs/20_portfolio.ipynb #4e2e35a3
+# %% ../nbs/20_portfolio.ipynb #6341926c
 class PortfolioVecEnv(VecEnv):
     "`n_envs` PortfolioEnv episodes over one price frame stepped together in numpy; an SB3 VecEnv (Dict observations)."
     def __init__(self, prices: pd.DataFrame,  # as PortfolioEnv
@@ -315,7 +315,7 @@ class PortfolioVecEnv(VecEnv):
         return [getattr(self.single, method_name)(*args, **kw) for _ in self._get_indices(indices)]
     def env_is_wrapped(self, wrapper_class, indices=None): return [False] * len(self._get_indices(indices))
 
-# %% ../nbs/20_portfolio.ipynb #106e7557
+# %% ../nbs/20_portfolio.ipynb #95518912
 class EIIEExtractor(BaseFeaturesExtractor):
     """Jiang, Xu & Liang's (2017) EIIE network for `PortfolioEnv`'s Dict observation, as an SB3 features extractor:
     one score per asset from the same small network applied to every asset, plus a cash score (features_dim = N + 1)."""
@@ -338,7 +338,7 @@ class EIIEExtractor(BaseFeaturesExtractor):
         scores = self.score(torch.cat([x, prev], dim=1))[:, 0, :, 0]      # (B, N)
         return torch.cat([self.cash.expand(len(scores), 1), scores], dim=1)
 
-# %% ../nbs/20_portfolio.ipynb #83b209d9
+# %% ../nbs/20_portfolio.ipynb #60e9af32
 def eiie_identity_head(model) -> None:
     "Make a PPO model's `action_net` the identity on the EIIE scores and freeze it: the scores are the action's mean logits."
     head = model.policy.action_net
