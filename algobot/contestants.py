@@ -4,10 +4,10 @@
 
 # %% ../nbs/18_contestants.ipynb #a61358db
 from __future__ import annotations
-import copy
+import copy, json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -15,9 +15,9 @@ from gymnasium import spaces
 
 from .bc import Demonstrations, demonstrations, label_actions, train_bc
 from .config import atomic_path
-from .env import DISCRETE_TARGETS, HistoricalFeed, TradingEnv
+from .env import DISCRETE_TARGETS, HistoricalFeed, TradingEnv, average_entry
 from .labeling import label_atr_barriers
-from .metrics import Backtest, backtest
+from .metrics import Backtest, backtest, periods_per_year, vol_target_scale
 from .rewards import DEFAULT_WEIGHTS
 from .chunks import final_chunk
 from .rl2 import load_chunk, train_rl2_chunked
@@ -37,8 +37,9 @@ def _action(env: TradingEnv, target: float):
     return np.array([target], np.float32)
 
 def evaluate(contestant: Contestant, task: TradingTask, seed: int = 0, period: str = "test") -> Backtest:
-    "Backtest `contestant` over one period of `task` (usually a fold's test period), net of the task's costs."
-    env = task.make_env(period, episode="full")
+    """Backtest `contestant` over one period of `task` (usually a fold's test period), net of the task's costs; in an env
+    with the contestant's `action_type` if it names one (the volatility-sized contestants: "continuous"), else the task's."""
+    env = task.make_env(period, episode="full", action_type=getattr(contestant, "action_type", task.action_type))
     return backtest(contestant(task, env, seed), env, seed=seed)
 
 # %% ../nbs/18_contestants.ipynb #9193b0ec
@@ -108,15 +109,47 @@ class Oracle:
         targets = [_action(env, DISCRETE_TARGETS[a]) for a in range(len(DISCRETE_TARGETS))]
         return lambda obs: targets[acts[env.current_bar]]
 
+# %% ../nbs/18_contestants.ipynb #722247fb
+@dataclass(frozen=True)
+class VolSized:
+    "Another contestant's target position times the bar's volatility-target scale (`vol_target_scale`), in a continuous env."
+    inner: Contestant              # the contestant whose targets are sized (one with `reuse`, e.g. `SB3Contestant`: its saved policy)
+    target_vol: float = 0.15       # annualised volatility budget of the position
+    window: int = 20               # log returns in the volatility forecast (bars)
+    cap: float = 1.0               # largest scale, in (0, 1]
+    action_type: ClassVar[str] = "continuous"   # `evaluate` runs it in a continuous env: sized positions are fractions
+
+    def __post_init__(self): vol_target_scale(np.ones(1), 1.0, self.target_vol, self.window, self.cap)   # bad settings fail here
+
+    def __call__(self, task: TradingTask, env: TradingEnv, seed: int = 0) -> Callable:
+        if env.action_type != "continuous":
+            raise ValueError("VolSized holds fractional positions: it needs a continuous-action env (`evaluate` makes one)")
+        inner = self.inner.reuse(task, env, seed) if hasattr(self.inner, "reuse") else self.inner(task, env, seed)
+        bars_per_year = periods_per_year(env.feed.timestamps[:env.span[0] + 1])   # measured before the pass
+        close = np.asarray(env.feed.close)
+        scale = vol_target_scale(close, bars_per_year, self.target_vol, self.window, self.cap)
+        unsized = {"t": None, "pos": 0.0, "entry": 1.0}   # the account the inner policy would hold unsized
+        def act(obs):
+            t = env.current_bar
+            if unsized["t"] is None or t != unsized["t"] + 1: unsized.update(pos=0.0, entry=1.0)   # a new pass starts flat
+            target = env.target_position(inner(env.observe(t, unsized["pos"], unsized["entry"])))
+            new = unsized["pos"] + (target - unsized["pos"])   # booked as the env books it
+            unsized.update(t=t, entry=average_entry(unsized["pos"], new, unsized["entry"], close[t]), pos=new)
+            return np.array([target * scale[t]])
+        return act
+
 # %% ../nbs/18_contestants.ipynb #e4d10044
 def baselines(fast: int = 20, slow: int = 50,      # moving-average crossover windows (bars)
               lookback: int = 50,                  # time-series momentum: sign of the trailing `lookback`-bar return
               oracle: bool = True,                 # add the ATR-label oracle (perfect foresight)
               atr_length: int = 14, rr: float = 2.0,  # the oracle's ATR barriers (ATR_LENGTH, RR)
               horizon: int | None = None,             # the oracle's look-ahead (LABEL_HORIZON); None: to the end
+              target_vol: float = 0.15, vol_window: int = 20,  # buy_and_hold_volsized's volatility budget (annualised) and forecast window
              ) -> dict[str, Contestant]:
-    "The baseline contestants by name: buy_and_hold, flat, random, sma_crossover, momentum and (apart, a ceiling) oracle."
-    found = {"buy_and_hold": Hold(1.0), "flat": Hold(0.0), "random": RandomActions(),
+    """The baseline contestants by name: buy_and_hold, buy_and_hold_volsized, flat, random, sma_crossover, momentum and
+    (apart, a ceiling) oracle."""
+    found = {"buy_and_hold": Hold(1.0), "buy_and_hold_volsized": VolSized(Hold(1.0), target_vol, vol_window),
+             "flat": Hold(0.0), "random": RandomActions(),
              "sma_crossover": SMACrossover(fast, slow), "momentum": Momentum(lookback)}
     if oracle: found["oracle"] = Oracle(atr_length, rr, horizon)
     return found
@@ -150,6 +183,23 @@ class SB3Contestant:
                   progress_bar=False, eval_freq=max(self.total_steps // self.evaluations, 1),
                   name=_checkpoint(self.algo, task, seed), tensorboard_log=self.tensorboard_log)
         return _policy(load_model(r.best_path)[0] if r.best_path else r.model, env)
+
+    def saved(self, task: TradingTask, seed: int = 0):
+        """The model `__call__` acts with for (`task`, `seed`), loaded from the checkpoints it saved (the best on val, else
+        the final), if the final checkpoint's sidecar shows the same algorithm, task and fold, seed, steps and
+        environments; else None."""
+        run = Path(self.models_dir) / _checkpoint(self.algo, task, seed)
+        if not (sidecar := run.with_suffix(".json")).exists(): return None
+        meta, spec = json.loads(sidecar.read_text()), json.loads(json.dumps(task.spec(), default=str))
+        same = dict(algo=self.algo, seed=seed, total_steps=self.total_steps, n_envs=self.n_envs)
+        if any(meta.get(k) != v for k, v in same.items()) or any(meta.get("task", {}).get(k) != v for k, v in spec.items()): return None
+        best = run.with_name(run.name + "_best")
+        return load_model(best if best.with_suffix(".zip").exists() else run)[0]
+
+    def reuse(self, task: TradingTask, env: TradingEnv, seed: int = 0) -> Callable:
+        "The policy of `saved` in `env`; if nothing is saved yet, `__call__` (training, the same seeded run)."
+        model = self.saved(task, seed)
+        return self(task, env, seed) if model is None else _policy(model, env)
 
 # %% ../nbs/18_contestants.ipynb #9611da68
 def _embargo(task: TradingTask) -> int: return task.periods["val"][0] - task.periods["train"][1]
@@ -367,13 +417,15 @@ def learned_contestants(models_dir: str | Path,               # checkpoints, nam
                         horizon: int = 20,                     # BC's and RLHF's label look-ahead (<= the folds' embargo)
                         atr_length: int = 14, rr: float = 2.0,  # their ATR barriers (ATR_LENGTH, RR)
                         tensorboard_log: str | Path | None = None,  # TensorBoard folder of every training; None: off
+                        target_vol: float = 0.15, vol_window: int = 20,  # ppo_volsized's volatility budget (annualised) and forecast window
                        ) -> dict[str, Contestant]:
-    "The study's learned contestants by name: ppo, sac, tqc, bc, rlhf, rl2, rl2_rllib, maml and (apart) canary."
+    "The study's learned contestants by name: ppo, ppo_volsized, sac, tqc, bc, rlhf, rl2, rl2_rllib, maml and (apart) canary."
     d = Path(models_dir)
     n_envs, evaluations, bc_epochs = (4, 2, 5) if quick else (16, 10, 20)
     sb3 = dict(models_dir=d, n_envs=n_envs, evaluations=evaluations, tensorboard_log=tensorboard_log)
     labels = dict(horizon=horizon, atr_length=atr_length, rr=rr)
-    found = {"ppo": SB3Contestant(algo="ppo", total_steps=steps or (256 if quick else 40_000), **sb3),
+    ppo = SB3Contestant(algo="ppo", total_steps=steps or (256 if quick else 40_000), **sb3)
+    found = {"ppo": ppo, "ppo_volsized": VolSized(ppo, target_vol, vol_window),   # PPO's own checkpoint, sized (after ppo: reused)
              "sac": SB3Contestant(algo="sac", total_steps=256 if quick else 3_000, **sb3),   # slower per step
              "tqc": SB3Contestant(algo="tqc", total_steps=256 if quick else 3_000, **sb3),
              "bc": BCContestant(d, epochs=bc_epochs, **labels),
