@@ -57,6 +57,9 @@ def _fraction(s: str) -> float:
 def _optional_positive_int(s: str) -> int | None:
     return None if str(s).strip().lower() in ("", "none") else _positive_int(s)
 
+def _optional_positive(s: str) -> float | None:
+    return None if str(s).strip().lower() in ("", "none") else _positive(s)
+
 def _bool(s: str) -> bool:
     t = str(s).strip().lower()
     if t in ("1", "true", "yes", "on"): return True
@@ -106,6 +109,7 @@ class Settings:
     max_drawdown: float = _setting(_fraction)
     stale_feed_seconds: float = _setting(_positive)
     max_price_move_atr: float = _setting(_positive)
+    target_vol: float | None = _setting(_optional_positive)
     feed_url: str = _setting(_text)
     paper_trading: bool = _setting(_bool)
     root: Path = dataclasses.field(default=Path("."), metadata={"parse": None})

@@ -4,10 +4,10 @@
 
 # %% ../nbs/05_metrics.ipynb #6b6ed75a
 from __future__ import annotations
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -61,6 +61,28 @@ def performance_metrics(equity, positions, pnl, cost, bars_per_year: float) -> d
         "trades": len(trades),
         "win_rate": float((trades > 0).mean()) if len(trades) else 0.0,
     }
+
+# %% ../nbs/05_metrics.ipynb #31e8c566
+def vol_target_scale(close,                   # closes, oldest first: a 1-d sequence of positive prices
+                     bars_per_year: float,    # annualisation, e.g. `periods_per_year` of timestamps already seen
+                     target_vol: float = 0.15,  # annualised volatility budget of the position (0.15: 15 % a year)
+                     window: int = 20,        # log returns in the volatility forecast (bars, >= 2)
+                     cap: float = 1.0,        # largest scale, in (0, 1]: sizing never levers beyond the target
+                    ) -> np.ndarray:
+    "Scale of each bar: min(cap, target_vol / annualised std of the `window` log returns ending there); 0 before `window` returns."
+    c = np.asarray(close, dtype=float)
+    if c.ndim != 1: raise ValueError(f"close must be 1-dimensional, got shape {c.shape}")
+    if not (np.isfinite(c).all() and (c > 0).all()): raise ValueError("close must hold finite prices > 0")
+    if not (math.isfinite(bars_per_year) and bars_per_year > 0): raise ValueError(f"bars_per_year must be > 0, got {bars_per_year}")
+    if not (math.isfinite(target_vol) and target_vol > 0): raise ValueError(f"target_vol must be > 0 (annualised, e.g. 0.15), got {target_vol}")
+    if int(window) != window or window < 2: raise ValueError(f"window must be an integer >= 2, got {window}")
+    if not 0 < cap <= 1: raise ValueError(f"cap must be in (0, 1] (positions stay within the unsized target), got {cap}")
+    window, scale = int(window), np.zeros(len(c))
+    if len(c) > window:
+        r = np.log(c[1:] / c[:-1])
+        vol = np.lib.stride_tricks.sliding_window_view(r, window).std(axis=1, ddof=1) * math.sqrt(bars_per_year)
+        with np.errstate(divide="ignore"): scale[window:] = np.minimum(cap, target_vol / vol)   # vol 0: the cap
+    return scale
 
 # %% ../nbs/05_metrics.ipynb #91e26c13
 @dataclass
@@ -148,6 +170,7 @@ def metrics_table(results: dict[str, Backtest]) -> pd.DataFrame:
 
 def plot_equity(results: dict[str, Backtest], title: str = "", ax=None):
     "Equity curves of named backtests on one chart."
+    import matplotlib.pyplot as plt   # here, not at import: the live gate imports this module for `vol_target_scale`
     ax = ax or plt.subplots(figsize=(10, 3.5))[1]
     for name, bt in results.items(): ax.plot(bt.steps.timestamp, bt.steps.equity, label=name, lw=1)
     ax.axhline(1.0, color="grey", lw=0.5); ax.set_ylabel("equity"); ax.set_title(title); ax.legend(fontsize=8)

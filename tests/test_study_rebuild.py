@@ -24,7 +24,7 @@ def load_tool():
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
-    "A small study (the baselines on two synthetic tasks × 2 folds × 2 seeds) and its summary, as the study writes them."
+    "A small study (the 7 baselines on two synthetic tasks × 2 folds × 2 seeds) and its summary, as the study writes them."
     d = tmp_path_factory.mktemp("study")
     board = Leaderboard(d / "leaderboard.csv")
     run_study(baselines(), [TradingTask(t) for t in synthetic_tasks(2, 1500, seed=5)], board, seeds=(0, 1), n_folds=2)
@@ -34,7 +34,7 @@ def tiny_study(tmp_path_factory):
 
 def test_a_tiny_study_rebuilds_exactly_from_its_files(tiny_study):
     board = Leaderboard(tiny_study / "leaderboard.csv")   # read back: nothing of the run is in memory
-    assert len(board) == 6 * 2 * 2 * 2 and board.missing_returns() == []
+    assert len(board) == 7 * 2 * 2 * 2 and board.missing_returns() == []
     text, verdict = board.rebuild_summary()
     assert text == (tiny_study / "leaderboard_summary.csv").read_text()
     assert verdict == json.loads((tiny_study / "leaderboard_summary.json").read_text())["verdict"]

@@ -7,10 +7,13 @@ from __future__ import annotations
 import math, time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
-from typing import Callable, Protocol
+
+import numpy as np
+from typing import Callable, Protocol, Sequence
 
 from ..config import Settings
 from ..env import average_entry
+from ..metrics import periods_per_year, vol_target_scale
 from .feed import Bar
 
 # %% auto #0
@@ -28,6 +31,11 @@ class RiskLimits:
     stale_feed_seconds: float = 5.0    # silence after which the feed counts as stale
     max_price_move_atr: float = 5.0    # larger bar-to-bar moves (in ATRs) are treated as bad prices
     stale_recovery_bars: int = 3       # fresh bars needed after a stale spell before orders resume
+    target_vol: float | None = None    # volatility-target sizing: annualised budget (e.g. 0.15); None: off
+    vol_window: int = 20               # log returns in the sizing's volatility forecast (bars)
+
+    def __post_init__(self):
+        if self.target_vol is not None: vol_target_scale(np.ones(1), 1.0, self.target_vol, self.vol_window)   # bad values fail here
 
     @classmethod
     def from_settings(cls, cfg: Settings, **overrides) -> "RiskLimits":
@@ -58,6 +66,8 @@ class Decision:
     flatten: bool = False
 
 # %% ../../nbs/15_live_orders.ipynb #35e9056d
+_YEAR_BARS = 2_000   # bar timestamps the sizing's bars-per-year estimate reads (the last ones seen: ~2 ms)
+
 class RiskGate:
     "Checks every order intent against the limits; remembers halts, staleness and recent orders."
     def __init__(self, limits: RiskLimits | None = None,             # None: `RiskLimits()`
@@ -67,6 +77,7 @@ class RiskGate:
         self.stale, self.recovery_left = False, 0
         self.order_times: deque[float] = deque()
         self.rejections: Counter = Counter()
+        self.vol_scale: float | None = None   # the volatility-target scale of the last check (None: it did not get that far)
 
     def mark_stale(self) -> None:
         "The feed went quiet: no new orders until `stale_recovery_bars` fresh bars have arrived."
@@ -90,10 +101,20 @@ class RiskGate:
         self.rejections[reason.split(":")[0]] += 1
         return Decision(False, 0.0, reason)
 
+    def sizing(self, closes: Sequence[float], timestamps: Sequence) -> float:
+        "The volatility-target scale for the bars seen so far (`closes`, `timestamps`: oldest first, up to the current bar)."
+        L, w = self.limits, self.limits.vol_window
+        if len(closes) <= w: return 0.0   # no forecast yet: no exposure
+        return float(vol_target_scale(closes[-(w + 1):], periods_per_year(timestamps[-_YEAR_BARS:]), L.target_vol, w)[-1])
+
     def check(self, target: float, account: Account, price: float, prev_close: float | None = None,
-              atr: float | None = None, feed_age: float = 0.0) -> Decision:
+              atr: float | None = None, feed_age: float = 0.0,
+              closes: Sequence[float] | None = None,   # closes seen, up to this bar (needed when `target_vol` is set)
+              timestamps: Sequence | None = None,      # their timestamps (bars per year)
+             ) -> Decision:
         "Decide on moving from `account.position` to `target` at `price` (`feed_age`: seconds since the last message)."
         L, pos = self.limits, account.position
+        self.vol_scale = None
         if (trip := self.breaker(account)) is not None: return trip
         if self.halted: return self._reject(f"halted: {self.halt_reason}")
         if self.stale or feed_age > L.stale_feed_seconds:
@@ -102,6 +123,12 @@ class RiskGate:
         move = abs(price - prev_close) if prev_close is not None else 0.0
         if atr and math.isfinite(atr) and move > L.max_price_move_atr * atr:
             return self._reject(f"price sanity: moved {move / atr:.1f} ATR in one bar")
+        if L.target_vol is not None:
+            if closes is None or timestamps is None or len(closes) != len(timestamps):
+                raise ValueError("RiskLimits.target_vol is set: check needs the closes and timestamps of the bars seen "
+                                 "(closes=, timestamps=, equally long)")
+            self.vol_scale = self.sizing(closes, timestamps)
+            target *= self.vol_scale
         target = max(-L.max_position, min(L.max_position, target))
         size = max(-L.max_order_size, min(L.max_order_size, target - pos))
         if abs(size) < 1e-12: return Decision(False, 0.0, "no change")

@@ -302,11 +302,14 @@ def on_bar(self: LiveTrader, bar: Bar, received: float | None = None) -> None:
     else: action, self._lstm = self.model.predict(obs, state=self._lstm, episode_start=self._start, deterministic=True)
     self._start = np.zeros((1,), bool)
     target = self.env.target_position(action)
-    d = self.gate.check(target, self.account, bar.close, self.feed.close[t - 1] if t > 0 else None, self.feed.atr)
+    sized = self.gate.limits.target_vol is not None   # volatility-target sizing reads the bars seen, up to this one
+    d = self.gate.check(target, self.account, bar.close, self.feed.close[t - 1] if t > 0 else None, self.feed.atr,
+                        **(dict(closes=self.feed.close, timestamps=self.feed.timestamps) if sized else {}))
+    scale = {"vol_scale": self.gate.vol_scale} if sized else {}
     if d.accepted:
         o = self.broker.submit(d.size, bar.ts); self.orders += 1
-        self.log.write("order", id=o.id, size=d.size, reason=d.reason, target=target)
-    self.log.write("decision", ts=bar.ts, target=target, accepted=d.accepted, reason=d.reason, size=d.size)
+        self.log.write("order", id=o.id, size=d.size, reason=d.reason, target=target, **scale)
+    self.log.write("decision", ts=bar.ts, target=target, accepted=d.accepted, reason=d.reason, size=d.size, **scale)
     self.latencies_ms.append((time.perf_counter() - received) * 1e3)
     self._prev = (obs, action)
     self.history.append({"ts": bar.ts, "close": bar.close, "equity": self.account.equity,
