@@ -190,6 +190,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'algobot.env.obs_dim': ('env.html#obs_dim', 'algobot/env.py'),
                              'algobot.env.rescale_volatility': ('env.html#rescale_volatility', 'algobot/env.py')},
             'algobot.exogenous': { 'algobot.exogenous.ExogenousSeries': ('exogenous.html#exogenousseries', 'algobot/exogenous.py'),
+                                   'algobot.exogenous.ExogenousSeries.append': ( 'exogenous.html#exogenousseries.append',
+                                                                                 'algobot/exogenous.py'),
                                    'algobot.exogenous.ExogenousSeries.columns': ( 'exogenous.html#exogenousseries.columns',
                                                                                   'algobot/exogenous.py'),
                                    'algobot.exogenous.ExogenousSeries.known_at': ( 'exogenous.html#exogenousseries.known_at',

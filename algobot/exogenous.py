@@ -56,7 +56,7 @@ def _sidecar(data: Path) -> dict:
                                   "an irregular series is stamped at its release (stamp 'release')")
     return out
 
-# %% ../nbs/03a_exogenous.ipynb #da6efbb7
+# %% ../nbs/03a_exogenous.ipynb #428cd200
 @dataclass(eq=False)
 class ExogenousSeries:
     "One exogenous series: its rows (stamp + value columns, after the transform) and when each became known."
@@ -67,6 +67,7 @@ class ExogenousSeries:
     lag: pd.Timedelta      # publication lag after the stamped period (or the stamp, for period_end / release)
     transform: str = "level"
     meta: dict = field(default_factory=dict, repr=False)   # the sidecar as written (description, source, licence)
+    last_raw: np.ndarray | None = field(default=None, repr=False)  # the last row's values before the transform
 
     @property
     def columns(self) -> list[str]:
@@ -79,13 +80,30 @@ class ExogenousSeries:
         if self.stamp == "period_start": s = s + FREQUENCIES[self.frequency]
         return (s + self.lag).astype("datetime64[ns]")
 
+    def append(self, stamp, raw: Sequence[float]) -> None:
+        "Add the next row — a value published while a live trader runs — transformed as the file's rows are."
+        t = pd.Timestamp(stamp)
+        t = (t.tz_convert("UTC").tz_localize(None) if t.tzinfo else t).as_unit("ns")
+        raw = np.asarray(raw, dtype=float).reshape(-1)
+        cols = list(self.values.columns[1:])
+        if len(raw) != len(cols): raise ValueError(f"{self.name}: {len(raw)} value(s) for the columns {cols}")
+        if not np.isfinite(raw).all(): raise ValueError(f"{self.name}: non-finite value in {raw.tolist()}")
+        if self.transform == "log_diff" and (raw <= 0).any(): raise ValueError(f"{self.name}: non-positive value (log_diff)")
+        if len(self.values) and t <= self.values.stamp.iloc[-1]:
+            raise ValueError(f"{self.name}: stamp {t} is not after the last one ({self.values.stamp.iloc[-1]})")
+        if self.transform != "level" and self.last_raw is None:
+            raise ValueError(f"{self.name}: a {self.transform} series needs the previous raw value (`last_raw`)")
+        feat = raw if self.transform == "level" else _transform(np.vstack([self.last_raw, raw]), self.transform)[-1]
+        self.values.loc[len(self.values)] = [t, *feat]
+        self.last_raw = raw
+
 def _transform(v: np.ndarray, how: str) -> np.ndarray:
     "The feature of each row: the value, or its change from the row before (NaN for the first row)."
     if how == "level": return v
     if how == "log_diff": v = np.log(v)
     return np.vstack([np.full((1, v.shape[1]), np.nan), np.diff(v, axis=0)])
 
-# %% ../nbs/03a_exogenous.ipynb #f1d96559
+# %% ../nbs/03a_exogenous.ipynb #c9aed6d3
 def read_exogenous(name: str | Path,                   # series name (`VIX` -> <folder>/VIX.csv|.parquet) or a file path
                    folder: str | Path | None = None,   # None: <HISTORICAL_DATA_DIR>/exogenous from settings.ini
                   ) -> ExogenousSeries:
@@ -145,7 +163,8 @@ def read_exogenous(name: str | Path,                   # series name (`VIX` -> <
     values = pd.DataFrame({"stamp": stamps.to_numpy()[keep], **{c: feat[keep, j] for j, c in enumerate(value_cols)}})
     if len(values) == 0: raise DataValidationError(f"{p.name}: no rows left after the {meta['transform']} transform")
     return ExogenousSeries(p.stem, values.reset_index(drop=True), meta["frequency"], meta["stamp"], meta["lag"],
-                           meta["transform"], {k: v for k, v in meta.items() if k != "lag"} | {"lag": str(meta["lag"])})
+                           meta["transform"], {k: v for k, v in meta.items() if k != "lag"} | {"lag": str(meta["lag"])},
+                           vals[-1].copy())
 
 # %% ../nbs/03a_exogenous.ipynb #368c1692
 def bar_close_times(timestamps,                      # (n,) bar open times, ascending
