@@ -1087,6 +1087,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'algobot.tasks.TradingTask.action_targets': ('tasks.html#tradingtask.action_targets', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.df': ('tasks.html#tradingtask.df', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.feed': ('tasks.html#tradingtask.feed', 'algobot/tasks.py'),
+                               'algobot.tasks.TradingTask.feed_of': ('tasks.html#tradingtask.feed_of', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.fold': ('tasks.html#tradingtask.fold', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.folds_problem': ('tasks.html#tradingtask.folds_problem', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.from_settings': ('tasks.html#tradingtask.from_settings', 'algobot/tasks.py'),

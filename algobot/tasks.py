@@ -229,9 +229,7 @@ class TradingTask:
         task's bars (same length, e.g. a perturbed copy; featurised with the task's window and indicators);
         `overrides` go to TradingEnv."""
         if period not in PERIODS: raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
-        if isinstance(data, pd.DataFrame):
-            data = HistoricalFeed(data, self.window, self.indicators)
-            if self.exogenous: data = self.with_exogenous(data, scaler=self.feed.exogenous)   # the task's training scaler
+        if isinstance(data, pd.DataFrame): data = self.feed_of(data)
         if data is not None and len(data) != len(self.feed): raise ValueError(f"data has {len(data)} bars, the task {len(self.feed)}")
         if data is not None and data.features.shape[1] != self.feed.features.shape[1]:
             raise ValueError(f"data has {data.features.shape[1]} feature columns, the task {self.feed.features.shape[1]} "
@@ -267,6 +265,13 @@ def with_exogenous(self: TradingTask, feed: HistoricalFeed,   # a feed over the 
     out.features = feed.features.with_columns(cols)
     out.first_valid, out.exogenous, out.plain = out.features.first_valid, record, getattr(feed, "plain", feed)
     return out
+
+@patch
+def feed_of(self: TradingTask, df: pd.DataFrame) -> HistoricalFeed:
+    """A feed over other bars in the task's layout (e.g. a perturbed copy of its bars): its window and indicators, and
+    its exogenous series standardised with the task's training scaler."""
+    feed = HistoricalFeed(df, self.window, self.indicators)
+    return self.with_exogenous(feed, scaler=self.feed.exogenous) if self.exogenous else feed
 
 # %% ../nbs/04a_tasks.ipynb #6781045e
 _ENV_FIELDS = ("window", "indicators", "splits", "action_type", "commission", "spread", "max_episode_steps")
