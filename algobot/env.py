@@ -283,6 +283,7 @@ class TradingEnv(gym.Env):
     |---|---|
     | 0 … window−1 | log returns of the last `window` bars, divided by the causal volatility estimate |
     | window … window+k−1 | the `k` indicators of `INDICATORS`, normalised |
+    | window+k … −3 | a feed's extra per-bar columns, if any: a task's exogenous series (`TradingTask(exogenous=[...])`), standardised |
     | −2 | the current position |
     | −1 | unrealised PnL of the open position, in units of volatility |
 

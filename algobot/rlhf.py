@@ -81,7 +81,7 @@ def perturbed_feeds(task: TradingTask, vol_scales: Sequence[float], period: str 
     """The task's feed with its returns' volatility rescaled by each factor (computed once, shared by parallel envs);
     the bars up to the end of `period` depend on no later bar."""
     until = task.periods[period][1]
-    return {s: task.feed if s == 1.0 else HistoricalFeed(rescale_volatility(task.df, s, until), task.window, task.indicators)
+    return {s: task.feed if s == 1.0 else task.feed_of(rescale_volatility(task.df, s, until))
             for s in vol_scales}
 
 class DomainRandomizedEnv(gym.Env):

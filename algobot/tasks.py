@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_tasks.ipynb #6e2e4ef5
 from __future__ import annotations
-import dataclasses, fnmatch, importlib, logging
+import copy, dataclasses, fnmatch, importlib, logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -13,7 +13,8 @@ import pandas as pd
 from fastcore.basics import patch
 
 from .config import Settings
-from .data import data_files, parse_data_filename, read_ohlcv, resample_ohlcv, synthetic_ohlcv, timeframe_minutes
+from .data import TIMEFRAMES, data_files, parse_data_filename, read_ohlcv, resample_ohlcv, synthetic_ohlcv, timeframe_minutes
+from .exogenous import EXOGENOUS_DIR, bar_close_times, exogenous_columns, read_exogenous
 from .env import DEFAULT_INDICATORS, DISCRETE_TARGETS, INDICATORS, HistoricalFeed, TradingEnv, TradingVecEnv, obs_dim
 from .rewards import BaseReward, RewardFunction, reward_for_env
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
@@ -153,6 +154,8 @@ class TradingTask:
                  commission: float = 0.0002,                 # per unit of equity traded
                  spread: float = 0.0001,                     # half-spread + slippage per unit traded
                  max_episode_steps: int = 512,               # training episode length
+                 exogenous: Sequence[str] = (),              # exogenous series (`algobot.exogenous`) added to the observation
+                 exogenous_dir: str | Path | None = None,    # their folder; None: `exogenous/` beside the source's file
                 ):
         if not hasattr(source, "load") or not hasattr(source, "name"): raise TypeError(f"source needs .name and .load(), got {source!r}")
         unknown = [i for i in indicators if i not in INDICATORS]
@@ -162,6 +165,11 @@ class TradingTask:
         split_bounds(100, *splits)  # validates the fractions
         self.source, self.window, self.indicators, self.splits = source, int(window), tuple(indicators), tuple(splits)
         self.action_type, self.commission, self.spread, self.max_episode_steps = action_type, commission, spread, max_episode_steps
+        if isinstance(exogenous, str): raise TypeError(f"exogenous is a list of series names, e.g. [{exogenous!r}], not a string")
+        if len(set(exogenous)) != len(exogenous): raise ValueError(f"exogenous names a series twice: {list(exogenous)}")
+        self.exogenous, self.exogenous_dir = tuple(exogenous), None if exogenous_dir is None else Path(exogenous_dir)
+        # the series' feature names; reading them here fails early on a missing or bad file or sidecar
+        self.exogenous_columns = [c for n in self.exogenous for c in read_exogenous(n, self._exogenous_folder()).columns]
         self._df: pd.DataFrame | None = None
         self._feed: HistoricalFeed | None = None
 
@@ -186,8 +194,8 @@ class TradingTask:
         for it alone unless `df` was asked for first: environments need only the feed, so the bars (~1/6 of a task's
         memory) are not kept; `df` reloads them if asked for later."""
         if self._feed is None:
-            self._feed = HistoricalFeed(self._df if self._df is not None else self.source.load(), self.window,
-                                        self.indicators)
+            feed = HistoricalFeed(self._df if self._df is not None else self.source.load(), self.window, self.indicators)
+            self._feed = self.with_exogenous(feed, train=split_bounds(len(feed), *self.splits)[0]) if self.exogenous else feed
         return self._feed
 
     @property
@@ -201,7 +209,7 @@ class TradingTask:
 
     def __getstate__(self) -> dict[str, Any]:
         "Pickled as its recipe, without bars or features: a worker process that unpickles it loads its own."
-        return {**vars(self), "_df": None, "_feed": None}
+        return {**vars(self), "_df": None, "_feed": None, **({"_fold_feed": None} if "_fold_feed" in vars(self) else {})}
 
     @property
     def periods(self) -> dict[str, tuple[int, int]]:
@@ -209,7 +217,7 @@ class TradingTask:
         return dict(zip(PERIODS, split_bounds(self.n_bars, *self.splits)))
 
     @property
-    def obs_dim(self) -> int: return obs_dim(self.window, self.indicators)
+    def obs_dim(self) -> int: return obs_dim(self.window, self.indicators) + len(self.exogenous_columns)
 
     @property
     def action_targets(self) -> tuple[float, ...] | None:
@@ -221,14 +229,49 @@ class TradingTask:
         task's bars (same length, e.g. a perturbed copy; featurised with the task's window and indicators);
         `overrides` go to TradingEnv."""
         if period not in PERIODS: raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
-        if isinstance(data, pd.DataFrame): data = HistoricalFeed(data, self.window, self.indicators)
+        if isinstance(data, pd.DataFrame): data = self.feed_of(data)
         if data is not None and len(data) != len(self.feed): raise ValueError(f"data has {len(data)} bars, the task {len(self.feed)}")
+        if data is not None and data.features.shape[1] != self.feed.features.shape[1]:
+            raise ValueError(f"data has {data.features.shape[1]} feature columns, the task {self.feed.features.shape[1]} "
+                             f"(exogenous {self.exogenous_columns}): pass bars (a DataFrame) to get the task's columns")
         kw = dict(action_type=self.action_type, commission=self.commission, spread=self.spread,
                   max_episode_steps=self.max_episode_steps, span=self.periods[period],
                   episode="random" if period == "train" else "full")
         return TradingEnv(self.feed if data is None else data, **{**kw, **overrides})
 
-    def __repr__(self) -> str: return f"TradingTask({self.name}, window={self.window}, indicators={self.indicators}, {self.action_type})"
+    def __repr__(self) -> str:
+        exo = f", exogenous={self.exogenous}" if self.exogenous else ""
+        return f"TradingTask({self.name}, window={self.window}, indicators={self.indicators}{exo}, {self.action_type})"
+
+# %% ../nbs/04a_tasks.ipynb #2e39616c
+@patch
+def _exogenous_folder(self: TradingTask) -> Path:
+    "Where the task's exogenous series are: `exogenous_dir`, else `exogenous/` beside the source's file."
+    if self.exogenous_dir is not None: return self.exogenous_dir
+    path = getattr(self.source, "path", None)
+    if path is None: raise ValueError(f"{self.name}: its source has no file to find exogenous/ beside; give exogenous_dir")
+    return Path(path).parent / EXOGENOUS_DIR
+
+@patch
+def with_exogenous(self: TradingTask, feed: HistoricalFeed,   # a feed over the task's bars (or a same-length copy)
+                   train: tuple[int, int] | None = None,      # rows the scaler is fitted on ...
+                   scaler: dict | None = None,                # ... or a fitted scaler (`feed.exogenous`) to reuse
+                  ) -> HistoricalFeed:
+    "A copy of `feed` with the task's exogenous series as extra feature columns, standardised; `.exogenous` is the record."
+    tf = getattr(self.source, "timeframe", None)
+    close = bar_close_times(feed.timestamps, tf if tf in TIMEFRAMES else None)
+    cols, record = exogenous_columns(self.exogenous, self._exogenous_folder(), close, train=train, scaler=scaler)
+    out = copy.copy(feed)
+    out.features = feed.features.with_columns(cols)
+    out.first_valid, out.exogenous, out.plain = out.features.first_valid, record, getattr(feed, "plain", feed)
+    return out
+
+@patch
+def feed_of(self: TradingTask, df: pd.DataFrame) -> HistoricalFeed:
+    """A feed over other bars in the task's layout (e.g. a perturbed copy of its bars): its window and indicators, and
+    its exogenous series standardised with the task's training scaler."""
+    feed = HistoricalFeed(df, self.window, self.indicators)
+    return self.with_exogenous(feed, scaler=self.feed.exogenous) if self.exogenous else feed
 
 # %% ../nbs/04a_tasks.ipynb #6781045e
 _ENV_FIELDS = ("window", "indicators", "splits", "action_type", "commission", "spread", "max_episode_steps")
@@ -241,7 +284,9 @@ def spec(self: TradingTask) -> dict[str, Any]:
     else:   # a generated source (SyntheticTask, meta_sanity.ARTask, ...): its class and fields
         fields = dataclasses.asdict(s) if dataclasses.is_dataclass(s) else {"repr": repr(s)}
         src = {"source": {"class": type(s).__name__, "module": type(s).__module__, **fields}}
-    return {"task": self.name, **src, **{k: getattr(self, k) for k in _ENV_FIELDS}}
+    exo = {} if not self.exogenous else {"exogenous": list(self.exogenous),   # only when set: older specs stay as they were
+                                         **({"exogenous_dir": str(self.exogenous_dir)} if self.exogenous_dir else {})}
+    return {"task": self.name, **src, **{k: getattr(self, k) for k in _ENV_FIELDS}, **exo}
 
 @patch(cls_method=True)
 def from_spec(cls: TradingTask, spec: dict[str, Any], data_dir: str | Path | None = None) -> "TradingTask":
@@ -257,7 +302,7 @@ def from_spec(cls: TradingTask, spec: dict[str, Any], data_dir: str | Path | Non
     elif "synthetic" in spec: source = SyntheticTask(spec["task"], **spec["synthetic"])   # specs written before
     else: source = discover_tasks(data_dir or spec["data_dir"], only=spec["task"])[0]
     kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items() if k in _ENV_FIELDS}
-    task = TradingTask(source, **kw)
+    task = TradingTask(source, **kw, exogenous=tuple(spec.get("exogenous", ())), exogenous_dir=spec.get("exogenous_dir"))
     if "fold" not in spec: return task
     f = spec["fold"]
     return FoldTask(task, f["index"], {k: tuple(v) for k, v in f["periods"].items()})
@@ -328,6 +373,7 @@ class FoldTask(TradingTask):
     def __init__(self, task: TradingTask, fold_index: int, periods: dict[str, tuple[int, int]]):
         vars(self).update(vars(task))
         self.base, self.fold_index, self._periods = task, int(fold_index), dict(periods)
+        self._fold_feed = None   # with exogenous series: the feed with this fold's own scaler
 
     @property
     def periods(self) -> dict[str, tuple[int, int]]: return dict(self._periods)
@@ -336,8 +382,12 @@ class FoldTask(TradingTask):
     @property
     def n_bars(self) -> int: return self.base.n_bars
     @property
-    def feed(self) -> HistoricalFeed: return self.base.feed
-    def release(self) -> None: self.base.release()
+    def feed(self) -> HistoricalFeed:
+        "The task's feed; with exogenous series, its copy whose exogenous columns are standardised on this fold's training period."
+        if not self.exogenous: return self.base.feed
+        if self._fold_feed is None: self._fold_feed = self.with_exogenous(self.base.feed.plain, train=self._periods["train"])
+        return self._fold_feed
+    def release(self) -> None: self.base.release(); self._fold_feed = None
     def spec(self) -> dict[str, Any]:
         "The task's `spec()` plus the fold (index and periods): a checkpoint sidecar records what it was trained on."
         periods = {k: list(v) for k, v in self._periods.items()}

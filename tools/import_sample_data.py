@@ -3,6 +3,9 @@
 Not run by setup or CI: the normalised files are committed. Run by hand to check the provenance:
 
     .venv/bin/python tools/import_sample_data.py            # downloads the two wheels with pip, rewrites the CSVs
+
+The exogenous series (historical_data/exogenous/, issue 24) come from the same `arch` wheel: dates rewritten as ISO
+8601, columns renamed to lower case, values untouched. Their sidecars (`<NAME>.json`) are written by hand.
 """
 from __future__ import annotations
 import subprocess, sys, tempfile, zipfile
@@ -19,6 +22,22 @@ SOURCES = [
     ("arch==8.0.0", "arch/data/nasdaq/nasdaq.csv.gz", "NASDAQ_1d.csv", "%m/%d/%Y"),
 ]
 
+# (package==version, member in the wheel, output name, {source column: output column}, date format)
+EXOGENOUS = [
+    ("arch==8.0.0", "arch/data/vix/vix.csv.gz", "VIX.csv", {"vix": "vix"}, "%m/%d/%Y"),
+    ("arch==8.0.0", "arch/data/core_cpi/core-cpi.csv.gz", "CORE_CPI.csv", {"CPILFESL": "core_cpi"}, "%m/%d/%Y"),
+    ("arch==8.0.0", "arch/data/default/default.csv.gz", "AAA_BAA.csv", {"AAA": "aaa", "BAA": "baa"}, "%m/%d/%Y"),
+]
+
+
+def normalise_exogenous(raw: pd.DataFrame, columns: dict[str, str], fmt: str) -> pd.DataFrame:
+    """Source columns (Date, values...) -> `date` in ISO format and the renamed value columns, sorted by date. FRED
+    writes "." for a day without a value (a holiday): those rows are left out (no value was published)."""
+    raw = raw.replace(".", float("nan")).dropna(subset=list(columns))
+    out = pd.DataFrame({"date": pd.to_datetime(raw["Date"], format=fmt).dt.strftime("%Y-%m-%d")})
+    for src, dst in columns.items(): out[dst] = raw[src].astype(float)
+    return out.sort_values("date").reset_index(drop=True)
+
 
 def normalise(raw: pd.DataFrame, fmt: str) -> pd.DataFrame:
     "Source columns (Time|Date, Open, High, Low, Close, [Adj Close], Volume) -> AlgoBot's schema."
@@ -30,7 +49,7 @@ def normalise(raw: pd.DataFrame, fmt: str) -> pd.DataFrame:
 
 def main(out_dir: Path = ROOT / "historical_data") -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        for spec in sorted({s[0] for s in SOURCES}):
+        for spec in sorted({s[0] for s in SOURCES + EXOGENOUS}):
             subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", tmp, spec],
                            check=True)
         wheels = {w.name.split("-")[0].replace("_", "-").lower(): w for w in Path(tmp).glob("*.whl")}
@@ -40,6 +59,12 @@ def main(out_dir: Path = ROOT / "historical_data") -> None:
             df = normalise(raw, fmt)
             df.to_csv(out_dir / name, index=False)
             print(f"{name}: {len(df)} bars {df.timestamp.iloc[0]} .. {df.timestamp.iloc[-1]} from {spec}:{member}")
+        (out_dir / "exogenous").mkdir(exist_ok=True)
+        for spec, member, name, columns, fmt in EXOGENOUS:
+            with zipfile.ZipFile(wheels[spec.split("==")[0]]) as z, z.open(member) as f:
+                df = normalise_exogenous(pd.read_csv(f, compression="gzip"), columns, fmt)
+            df.to_csv(out_dir / "exogenous" / name, index=False)
+            print(f"exogenous/{name}: {len(df)} rows {df.date.iloc[0]} .. {df.date.iloc[-1]} from {spec}:{member}")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from collections import deque
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..env import DEFAULT_INDICATORS, INDICATORS
+from ..exogenous import ExogenousSeries
 
 # %% auto #0
 __all__ = ['IncrementalFeatures']
@@ -279,3 +281,45 @@ class IncrementalFeatures:
                              "rebuild from history")
         _restore(obj, state)
         return obj
+
+# %% ../../nbs/13_live_features.ipynb #4d31b9df
+class LiveExogenous:
+    "The exogenous columns of a live feed, bar by bar: the latest value of each series known at the bar's close, standardised."
+    def __init__(self, series: Sequence[ExogenousSeries],   # the task's series as read at start (`read_exogenous`), in the task's order
+                 scaler: dict):                             # the training feed's record (`feed.exogenous`): columns, mean, std
+        columns = [c for s in series for c in s.columns]
+        if columns != list(scaler["columns"]):
+            raise ValueError(f"the series give columns {columns}, the training scaler {list(scaler['columns'])}")
+        self.series = {s.name: s for s in series}
+        self.mean, self.std = np.asarray(scaler["mean"], float), np.asarray(scaler["std"], float)
+        self._known = {s.name: s.known_at().to_numpy() for s in series}            # datetime64[ns], non-decreasing
+        self._values = {s.name: s.values.iloc[:, 1:].to_numpy(float) for s in series}
+        self._next = {s.name: 0 for s in series}      # rows before this index are known at the last close time asked for
+        self._last_close = None
+
+    def add(self, name: str, stamp, values: Sequence[float],   # the series, the new row's stamp and raw values
+            received_at=None,                                  # when it reached us, if later than its publication rule
+           ) -> pd.Timestamp:
+        "Append a value published while running; returns when it counts as known."
+        if name not in self.series: raise ValueError(f"unknown exogenous series {name!r}; this feed has {list(self.series)}")
+        s = self.series[name]
+        s.append(stamp, values)
+        known = s.known_at(s.values.stamp.iloc[-1:]).iloc[0]
+        if received_at is not None: known = max(known, pd.Timestamp(received_at))
+        if len(self._known[name]): known = max(known, pd.Timestamp(self._known[name][-1]))   # rows become known in order
+        self._known[name] = np.append(self._known[name], np.datetime64(known.as_unit("ns")))
+        self._values[name] = np.vstack([self._values[name], s.values.iloc[-1:, 1:].to_numpy(float)])
+        return known
+
+    def at(self, close_time) -> np.ndarray:
+        "The standardised columns (k,) for the bar closing at `close_time` (NaN where a series has no known value yet)."
+        t = np.datetime64(pd.Timestamp(close_time).as_unit("ns"))
+        if self._last_close is not None and t < self._last_close:
+            raise ValueError(f"close time {close_time} is before the previous one ({self._last_close})")
+        self._last_close, row = t, []
+        for name, known in self._known.items():
+            i = self._next[name]
+            while i < len(known) and known[i] <= t: i += 1
+            self._next[name] = i
+            row.append(self._values[name][i - 1] if i else np.full(self._values[name].shape[1], np.nan))
+        return (np.concatenate(row) - self.mean) / self.std

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..data import bar_problem, read_ohlcv, timeframe_minutes
 from ..env import DEFAULT_INDICATORS, FeatureRows
-from .features import IncrementalFeatures
+from .features import IncrementalFeatures, LiveExogenous
 
 _log = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ class LiveFeed:
                  indicators: Sequence[str] = DEFAULT_INDICATORS,  # indicator names (as the model's task)
                  history: pd.DataFrame | None = None,             # OHLCV bars to warm up on
                  state: dict | None = None,                       # `state_dict()` of an earlier feed to continue
-                 capacity: int = 4096):                           # feature rows allocated (doubles when full)
+                 capacity: int = 4096,                            # feature rows allocated (doubles when full)
+                 exogenous: LiveExogenous | None = None):         # the model's task's exogenous series (`13_live_features`)
         if state and state["timeframe"] != timeframe:
             raise ValueError(f"saved feed is {state['timeframe']}, not {timeframe}")
         self.timeframe, self.step = timeframe, timeframe_minutes(timeframe) * 60 * 1_000_000_000
@@ -134,7 +135,9 @@ class LiveFeed:
                      else IncrementalFeatures(window, indicators))
         self.last_ts: int | None = state["last_ts"] if state else None
         # the rows as in training (`FeatureRows`); a resumed feed's first windows reach into the saved returns
-        self.features = FeatureRows(np.empty(0), np.empty((0, len(self._inc.indicators))), self._inc.window,
+        self.exogenous = exogenous   # `feed.exogenous.add(...)` takes a value published while running
+        n_exo = 0 if exogenous is None else len(exogenous.mean)
+        self.features = FeatureRows(np.empty(0), np.empty((0, len(self._inc.indicators) + n_exo)), self._inc.window,
                                     history=self._inc.recent_returns if state else (), capacity=capacity)
         self.close: list[float] = []; self.sigma: list[float] = []
         self.timestamps: list[int] = []; self.bars: list[Bar] = []
@@ -168,6 +171,7 @@ class LiveFeed:
             return AppendResult(False, "duplicate" if bar.ts in self._recent() else "out of order")
         gap = 0 if self.last_ts is None else max(0, (bar.ts - self.last_ts) // self.step - 1)
         ret, cols, sigma = self._inc.update(bar.high, bar.low, bar.close)
+        if self.exogenous is not None: cols = np.r_[cols, self.exogenous.at(int(bar.ts) + self.step)]   # known at its close
         with self._cond:
             n = len(self.close)
             self.features.append(ret, cols)
