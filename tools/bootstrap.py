@@ -161,7 +161,7 @@ def main(argv: list[str]) -> int:
     env = test_env()
     ensure_browser(env)   # before any test: tests/test_*_browser.py and 17e_live_dashboard drive Chromium
     nb = sh(BIN / f"nbdev-test{EXE}", "--n-workers", "2", "--timing", *rest, env=env)
-    py = sh(PY, "-m", "pytest", "-q", "--durations=8", "tests", env=env)   # the slowest tests, as nbdev-test --timing
+    py = sh(PY, "-m", "pytest", "-q", "--durations=20", "tests", env=env)   # the slowest tests, as nbdev-test --timing
     print(f"bootstrap: nbdev-test {'passed' if nb == 0 else 'FAILED'}, pytest {'passed' if py == 0 else 'FAILED'}")
     return 1 if (nb or py) else 0
 
