@@ -81,7 +81,7 @@ class FakeBinance(ThreadedServer):   # start_in_thread / stop_thread
         self.closed = history                                  # bars [0, closed) are history
         self.symbol, self.base, self.quote, self.interval = symbol, base, quote, interval
         self.step_ms = timeframe_minutes(interval) * 60_000
-        self.funding = _funding_history(self.bars, funding_seed)   # every funding event of the market's life
+        self.funding = _funding_history(self.bars, symbol, funding_seed)   # every funding event of the market's life
         self.balances = dict(balances or {base: 10.0, quote: 1_000_000.0})
         self.fee, self.speed, self.updates_per_bar = fee, speed, updates_per_bar
         self.faults, self.sleep, self.host, self.port = faults or ExchangeFaults(), sleep, host, port
@@ -134,7 +134,7 @@ def _rest_kline(self: FakeBinance, b: Bar) -> list:
 # %% ../../nbs/17a_live_fake_exchange.ipynb #0f06ce5e
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000   # Binance's USDⓈ-M funding period: 00:00, 08:00, 16:00 UTC
 
-def _funding_history(bars: list[Bar], seed: int) -> list[dict]:
+def _funding_history(bars: list[Bar], symbol: str, seed: int) -> list[dict]:
     "Binance `fundingRate` rows for every 8 h funding time inside the bars' span; rates seeded, mark price the bar's close."
     if not bars: return []
     ms = [b.ts // 1_000_000 for b in bars]
@@ -142,7 +142,7 @@ def _funding_history(bars: list[Bar], seed: int) -> list[dict]:
     times = list(range(first, ms[-1] + 1, FUNDING_INTERVAL_MS))
     rates = np.round(1e-4 + 2e-4 * np.random.default_rng(seed).standard_normal(len(times)), 8)
     at = np.searchsorted(ms, times, side="right") - 1                        # the bar each funding time falls in
-    return [{"symbol": "", "fundingTime": t, "fundingRate": _num(r), "markPrice": _num(bars[i].close)}
+    return [{"symbol": symbol, "fundingTime": t, "fundingRate": _num(r), "markPrice": _num(bars[i].close)}
             for t, r, i in zip(times, rates, at)]
 
 
@@ -235,7 +235,7 @@ def _routes(self: FakeBinance) -> web.Application:
         except ValueError: return _error(400, -1100, "Illegal characters found in a parameter.")
         if limit < 1: return _error(400, -1100, "Illegal characters found in parameter 'limit'; legal range is '1'.")
         now = self.now_ms
-        rows = [{**f, "symbol": self.symbol} for f in self.funding if start <= f["fundingTime"] <= min(end, now)]
+        rows = [f for f in self.funding if start <= f["fundingTime"] <= min(end, now)]
         return web.json_response(rows[:limit] if "startTime" in q else rows[-limit:])
 
     async def account(request):

@@ -509,7 +509,7 @@ def fetch_main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--name", help="series name for --funding (default: <INSTRUMENT>_FUNDING, e.g. BTCUSDT_FUNDING)")
     ap.add_argument("--since", help="first bar (or funding time) of a new file (e.g. 2024-01-01; default: the exchange's first)")
     ap.add_argument("--out", help="folder (default: HISTORICAL_DATA_DIR of settings.ini)")
-    ap.add_argument("--limit", type=_limit_arg, default=1000, help="candles per request, 1 to 1000 (default 1000)")
+    ap.add_argument("--limit", type=_limit_arg, default=1000, help="candles (or funding rates) per request, 1 to 1000 (default 1000)")
     ap.add_argument("--timeout", type=_seconds_arg, default=30.0,
                     help="seconds to keep retrying one request (rate limits, timeouts, an unreachable exchange) "
                          "before giving up with exit 1 (default 30)")
