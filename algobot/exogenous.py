@@ -24,8 +24,8 @@ __all__ = ['read_exogenous', 'join_exogenous']
 # %% ../nbs/03a_exogenous.ipynb #22379aae
 EXOGENOUS_DIR = "exogenous"   # the sub-folder of the data folder that holds the series
 #: frequency -> the length of one period (from a period's start stamp to its end); "irregular" has none
-FREQUENCIES = {"hourly": pd.DateOffset(hours=1), "daily": pd.DateOffset(days=1), "weekly": pd.DateOffset(weeks=1),
-               "monthly": pd.DateOffset(months=1), "quarterly": pd.DateOffset(months=3),
+FREQUENCIES = {"hourly": pd.DateOffset(hours=1), "8h": pd.DateOffset(hours=8), "daily": pd.DateOffset(days=1),
+               "weekly": pd.DateOffset(weeks=1), "monthly": pd.DateOffset(months=1), "quarterly": pd.DateOffset(months=3),
                "yearly": pd.DateOffset(years=1), "irregular": None}
 STAMPS = ("period_start", "period_end", "release")   # what a row's time stamp means
 TRANSFORMS = ("level", "diff", "log_diff")            # the feature: the value, its change, or its log change

@@ -8,6 +8,7 @@ import asyncio, json, time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
+import numpy as np
 import pandas as pd
 from aiohttp import web, WSMsgType
 from fastcore.basics import patch
@@ -28,6 +29,7 @@ class ExchangeFaults:
     out_of_order_every: int = 0                                # after every n-th closed kline, re-send one 3 bars old
     pause_at: dict[int, float] = field(default_factory=dict)   # kline message number -> seconds of silence
     klines_429: list[int] = field(default_factory=list)        # /api/v3/klines requests answered with HTTP 429
+    funding_429: list[int] = field(default_factory=list)       # /fapi/v1/fundingRate requests answered with HTTP 429
     drop_ack: list[int] = field(default_factory=list)          # orders executed, then the connection closed unanswered
     hold_ack: list[int] = field(default_factory=list)          # orders executed, the answer held until `release()`
     status_unknown: list[int] = field(default_factory=list)    # orders executed, answered HTTP 500 code -1006 (status unknown)
@@ -69,6 +71,7 @@ class FakeBinance(ThreadedServer):   # start_in_thread / stop_thread
                  fee: float = 0.001,                           # taker commission, charged in the quote asset
                  speed: float = 1000.0,                        # kline messages per second (0: as fast as possible)
                  updates_per_bar: int = 1,                     # in-progress (x=false) updates before each closed one
+                 funding_seed: int = 0,                        # seeds the perpetual's funding rates (every 8 h)
                  faults: ExchangeFaults | None = None,
                  sleep: Callable[[float], Awaitable] = asyncio.sleep,  # passes a `pause_at` silence (ManualClock)
                  host: str = "127.0.0.1", port: int = 0):
@@ -78,6 +81,7 @@ class FakeBinance(ThreadedServer):   # start_in_thread / stop_thread
         self.closed = history                                  # bars [0, closed) are history
         self.symbol, self.base, self.quote, self.interval = symbol, base, quote, interval
         self.step_ms = timeframe_minutes(interval) * 60_000
+        self.funding = _funding_history(self.bars, symbol, funding_seed)   # every funding event of the market's life
         self.balances = dict(balances or {base: 10.0, quote: 1_000_000.0})
         self.fee, self.speed, self.updates_per_bar = fee, speed, updates_per_bar
         self.faults, self.sleep, self.host, self.port = faults or ExchangeFaults(), sleep, host, port
@@ -101,6 +105,11 @@ class FakeBinance(ThreadedServer):   # start_in_thread / stop_thread
         return self.bars[max(0, self.closed - 1)].close
 
     @property
+    def now_ms(self) -> int:
+        "The market's clock (ms): the end of the latest closed bar; funding events up to it are published."
+        return self.bars[self.closed - 1].ts // 1_000_000 + self.step_ms if self.closed else self.bars[0].ts // 1_000_000
+
+    @property
     def http_url(self) -> str: return f"http://{self.host}:{self.port}"
 
     @property
@@ -121,6 +130,21 @@ def _kline(self: FakeBinance, b: Bar, closed: bool, part: float = 1.0) -> dict:
 def _rest_kline(self: FakeBinance, b: Bar) -> list:
     k = self._kline(b, True)
     return [k["t"], k["o"], k["h"], k["l"], k["c"], k["v"], k["T"], k["q"], 1, "0", "0", "0"]
+
+# %% ../../nbs/17a_live_fake_exchange.ipynb #0f06ce5e
+FUNDING_INTERVAL_MS = 8 * 3600 * 1000   # Binance's USDⓈ-M funding period: 00:00, 08:00, 16:00 UTC
+
+def _funding_history(bars: list[Bar], symbol: str, seed: int) -> list[dict]:
+    "Binance `fundingRate` rows for every 8 h funding time inside the bars' span; rates seeded, mark price the bar's close."
+    if not bars: return []
+    ms = [b.ts // 1_000_000 for b in bars]
+    first = -(-ms[0] // FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS            # the first funding time >= the first bar
+    times = list(range(first, ms[-1] + 1, FUNDING_INTERVAL_MS))
+    rates = np.round(1e-4 + 2e-4 * np.random.default_rng(seed).standard_normal(len(times)), 8)
+    at = np.searchsorted(ms, times, side="right") - 1                        # the bar each funding time falls in
+    return [{"symbol": symbol, "fundingTime": t, "fundingRate": _num(r), "markPrice": _num(bars[i].close)}
+            for t, r, i in zip(times, rates, at)]
+
 
 # %% ../../nbs/17a_live_fake_exchange.ipynb #7f703a19
 def _error(status: int, code: int, msg: str, **headers) -> web.Response:
@@ -183,6 +207,36 @@ def _routes(self: FakeBinance) -> web.Application:
             rows.append([k["t"], k["o"], k["h"], k["l"], k["c"], k["v"], k["T"], k["q"], 1, "0", "0", "0"])
         rows = rows[-limit:] if "startTime" not in q else rows[:limit]
         return web.json_response(rows)
+
+    def futures_info(request):
+        count("fapi exchangeInfo")
+        return web.json_response({"timezone": "UTC", "serverTime": int(time.time() * 1000), "futuresType": "U_MARGINED",
+            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400}],
+            "exchangeFilters": [], "assets": [{"asset": self.quote, "marginAvailable": True}], "symbols": [{
+                "symbol": self.symbol, "pair": self.symbol, "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
+                "onboardDate": self.bars[0].ts // 1_000_000, "status": "TRADING", "baseAsset": self.base,
+                "quoteAsset": self.quote, "marginAsset": self.quote, "pricePrecision": 2, "quantityPrecision": 3,
+                "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN", "settlePlan": 0,
+                "triggerProtect": "0.0500", "liquidationFee": "0.012500", "marketTakeBound": "0.05",
+                "filters": [{"filterType": "PRICE_FILTER", "minPrice": "0.10", "maxPrice": "4529764", "tickSize": "0.10"},
+                            {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"}],
+                "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"]}]})
+
+    async def funding_rate(request):
+        "Binance's funding-rate history: settled (published) events only, startTime/endTime inclusive, limit <= 1000."
+        if count("fundingRate") in self.faults.funding_429:
+            return _error(429, -1003, "Too many requests; current limit of IP is 2400 request weight per 1 MINUTE.",
+                          **{"Retry-After": "1"})
+        q = request.query
+        if "symbol" in q and q["symbol"] != self.symbol: return _error(400, -1121, "Invalid symbol.")
+        try:
+            limit = min(int(q.get("limit", 100)), 1000)
+            start, end = int(q.get("startTime", 0)), int(q.get("endTime", 2**62))
+        except ValueError: return _error(400, -1100, "Illegal characters found in a parameter.")
+        if limit < 1: return _error(400, -1100, "Illegal characters found in parameter 'limit'; legal range is '1'.")
+        now = self.now_ms
+        rows = [f for f in self.funding if start <= f["fundingTime"] <= min(end, now)]
+        return web.json_response(rows[:limit] if "startTime" in q else rows[-limit:])
 
     async def account(request):
         count("account"); p = await _params(request)
@@ -262,6 +316,8 @@ def _routes(self: FakeBinance) -> web.Application:
     app.router.add_get("/api/v3/exchangeInfo", exchange_info)
     app.router.add_get("/api/v3/klines", klines)
     app.router.add_get("/api/v3/account", account)
+    app.router.add_get("/fapi/v1/exchangeInfo", futures_info)
+    app.router.add_get("/fapi/v1/fundingRate", funding_rate)
     app.router.add_route("*", "/api/v3/order", order)
     app.router.add_route("*", "/api/v3/openOrders", open_orders)
     app.router.add_get("/api/v3/myTrades", my_trades)

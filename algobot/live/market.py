@@ -4,7 +4,7 @@
 
 # %% ../../nbs/17b_live_market.ipynb #da45ea76
 from __future__ import annotations
-import argparse, asyncio, logging, re, sys, tempfile, time
+import argparse, asyncio, json, logging, math, re, sys, tempfile, time
 from collections import Counter, deque
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
@@ -12,8 +12,10 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from ..config import atomic_path
+from ..config import atomic_path, atomic_write_text
 from ..data import OHLCV_COLUMNS, TIMEFRAMES, bar_problem, read_ohlcv, timeframe_minutes
+from ..exogenous import EXOGENOUS_DIR, read_exogenous
+from ..layouts import DataValidationError
 from .feed import Bar, is_loopback
 
 _log = logging.getLogger(__name__)
@@ -172,6 +174,15 @@ def _frame(rows: list[list]) -> pd.DataFrame:
     df["timestamp"] = pd.to_datetime(df["timestamp"], unit="ms")
     return df
 
+def _download_retry(exchange, report: Callable[[str], Any], timeout: float | None, clock: Callable[[], float],
+                    sleep: Callable[[float], Awaitable]) -> tuple[dict, list[int]]:
+    "`_retrying`'s arguments for a download — every wait reported with its reason, one request's retry budget — and the retry count."
+    retries = [0]
+    def on_retry(e, delay):
+        retries[0] += 1; report(f"  retry {retries[0]} in {delay:g} s: {type(e).__name__}: {str(e)[:200]}")
+    return dict(sleep=sleep, on_retry=on_retry, budget=timeout, attempt_s=getattr(exchange, "timeout", 0) / 1000,
+                clock=clock), retries
+
 def _write_csv(path: Path, df: pd.DataFrame) -> None:
     with atomic_path(path) as tmp: df.to_csv(tmp, index=False, date_format="%Y-%m-%d %H:%M:%S")
 
@@ -196,10 +207,8 @@ async def download_ohlcv(exchange, symbol: str, timeframe: str,
         report(f"{path.name}: {len(old):,} bars stored, resuming after {old.timestamp.iloc[-1]}")
     elif since is None: start = 0
     else: start = int(since) if isinstance(since, int) else int(pd.Timestamp(since, tz="UTC").value // 1_000_000)
-    rows, pages, retries, dropped = [], 0, [0], 0
-    def on_retry(e, delay):
-        retries[0] += 1; report(f"  retry {retries[0]} in {delay:g} s: {type(e).__name__}: {str(e)[:200]}")
-    budget = dict(budget=timeout, attempt_s=getattr(exchange, "timeout", 0) / 1000, clock=clock)
+    rows, pages, dropped = [], 0, 0
+    retry, retries = _download_retry(exchange, report, timeout, clock, sleep)
     def flush():
         if not rows: return
         new = _frame(rows)
@@ -209,8 +218,7 @@ async def download_ohlcv(exchange, symbol: str, timeframe: str,
     try:
         while max_pages is None or pages < max_pages:
             s = start
-            page = await _retrying(lambda: exchange.fetch_ohlcv(symbol, timeframe, s, limit), sleep=sleep,
-                                   on_retry=on_retry, **budget)
+            page = await _retrying(lambda: exchange.fetch_ohlcv(symbol, timeframe, s, limit), **retry)
             pages += 1
             last = len(page) < limit
             got = _closed_rows([r for r in page if r[0] >= start], step,
@@ -226,6 +234,107 @@ async def download_ohlcv(exchange, symbol: str, timeframe: str,
         flush()
     report(f"{path.name}: {len(rows):,} new bars in {pages} requests ({retries[0]} retries, {dropped} bad candles dropped)")
     return path
+
+# %% ../../nbs/17b_live_market.ipynb #cd03c921
+FUNDING_COLUMNS = ["date", "funding_rate"]
+
+def _check_funding(exchange) -> None:
+    "Refuse an exchange whose ccxt class cannot fetch funding-rate history, before any request."
+    has = exchange.has.get("fetchFundingRateHistory")
+    if not has:
+        raise ValueError(f"{exchange.id} has no funding-rate history in ccxt (has['fetchFundingRateHistory'] is {has!r}); "
+                         "use an exchange with perpetual swaps that has it, e.g. binance, bybit or okx")
+
+def _load_swaps(exchange, symbol: str) -> None:
+    "Before `load_markets`: ask for the exchange's perpetuals (`make_exchange` asks Binance for spot only)."
+    if exchange.markets: return
+    fm = exchange.options.get("fetchMarkets")
+    if exchange.id.startswith("binance") and isinstance(fm, dict):
+        pair, _, settle = symbol.partition(":")
+        kind = "inverse" if settle and settle == pair.split("/")[0] else "linear"   # BTC/USD:BTC is COIN-M
+        exchange.options["fetchMarkets"] = {**fm, "types": [kind]}
+    elif isinstance(fm, dict):
+        exchange.options["fetchMarkets"] = exchange.describe().get("options", {}).get("fetchMarkets", fm)
+
+def _funding_frequency(dates: pd.Series) -> str:
+    "The sidecar's frequency: the funding times' usual spacing, 8h, hourly, or irregular."
+    step = dates.diff().median() if len(dates) > 1 else None
+    return {pd.Timedelta(hours=8): "8h", pd.Timedelta(hours=1): "hourly"}.get(step, "irregular")
+
+def _funding_sidecar(exchange, symbol: str, dates: pd.Series) -> dict:
+    import ccxt
+    return {"description": f"funding rate of the {symbol} perpetual swap on {exchange.id}, per funding period "
+                           "(a fraction: 0.0001 = 0.01 %; positive: longs pay shorts)",
+            "frequency": _funding_frequency(dates), "stamp": "release", "lag": "0s", "transform": "level",
+            "source": f"ccxt {ccxt.__version__} {exchange.id}.fetch_funding_rate_history({symbol!r}), by algobot-fetch --funding",
+            "licence": f"{exchange.id}'s terms of use for market data",
+            "lag_reason": "stamped with the funding time, when the rate is settled, paid and published: known from then on"}
+
+
+# %% ../../nbs/17b_live_market.ipynb #952aa669
+async def download_funding(exchange, symbol: str,               # a perpetual swap, e.g. BTC/USDT:USDT
+                           out_dir: str | Path,                  # the exogenous folder: writes <out_dir>/<name>.csv + .json
+                           since: str | int | None = None,       # first funding time of a new file (date text or epoch ms)
+                           limit: int = 1000,                    # rates per request (Binance: at most 1000)
+                           name: str | None = None,              # series name; None: <INSTRUMENT>_FUNDING
+                           flush_every: int = 10,                # pages between atomic rewrites of the file
+                           max_pages: int | None = None,         # stop after this many pages (None: up to now)
+                           sleep: Callable[[float], Awaitable] = asyncio.sleep,   # the back-off's pause
+                           report: Callable[[str], Any] = print,
+                           timeout: float | None = 30.0,         # retry budget of one request (s); None: 8 retries
+                           clock: Callable[[], float] = time.monotonic) -> Path:   # the budget's clock
+    "Download a perpetual's funding-rate history into an exogenous series, resuming after the last stored funding time."
+    _check_funding(exchange)
+    name = name or f"{instrument_name(symbol)}_FUNDING"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name): raise ValueError(f"series name {name!r}: letters, digits, _ . - only")
+    path = Path(out_dir) / f"{name}.csv"
+    old = None
+    if path.exists():
+        s = read_exogenous(path)              # the file and its sidecar, checked
+        if list(s.values.columns) != ["stamp", "funding_rate"] or s.stamp != "release":
+            raise DataValidationError(f"{path} is not a funding-rate series (columns {list(s.values.columns[1:])}, stamp "
+                                      f"{s.stamp!r}): pick another --name or folder")
+        old = s.values.set_axis(FUNDING_COLUMNS, axis=1)
+        start = int(old.date.iloc[-1].value // 1_000_000) + 1
+        report(f"{path.name}: {len(old):,} funding rates stored, resuming after {old.date.iloc[-1]}")
+    elif since is None: start = 0
+    else: start = int(since) if isinstance(since, int) else int(pd.Timestamp(since, tz="UTC").value // 1_000_000)
+    retry, retries = _download_retry(exchange, report, timeout, clock, sleep)
+    _load_swaps(exchange, symbol)
+    await _retrying(exchange.load_markets, **retry)
+    market = exchange.markets.get(symbol)
+    if not market or not market.get("swap"):
+        swaps = sorted(k for k, m in exchange.markets.items() if m.get("swap"))
+        raise ValueError(f"{symbol!r} is not a perpetual swap on {exchange.id} (funding belongs to perpetuals, e.g. "
+                         f"BTC/USDT:USDT); {len(swaps)} loaded{': ' + ', '.join(swaps[:5]) if swaps else ''}")
+    rows, pages, dropped = [], 0, 0
+    def flush():
+        if not rows: return
+        new = pd.DataFrame({"date": pd.to_datetime([t for t, _ in rows], unit="ms"), "funding_rate": [r for _, r in rows]})
+        df = new if old is None else pd.concat([old, new], ignore_index=True)
+        df = df.drop_duplicates("date", keep="last").sort_values("date", ignore_index=True)
+        atomic_write_text(path.with_suffix(".json"), json.dumps(_funding_sidecar(exchange, symbol, df.date), indent=1) + "\n")
+        with atomic_path(path) as tmp: df.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    try:
+        while max_pages is None or pages < max_pages:
+            s = start
+            page = await _retrying(lambda: exchange.fetch_funding_rate_history(symbol, s, limit), **retry)
+            pages += 1
+            got = sorted((r for r in page if r.get("timestamp") is not None and r["timestamp"] >= start),
+                         key=lambda r: r["timestamp"])
+            for r in got:
+                rate = r.get("fundingRate")
+                if rate is None or not math.isfinite(rate):   # read_exogenous would refuse the whole file
+                    dropped += 1; report(f"  dropped the funding rate at {pd.Timestamp(r['timestamp'], unit='ms')}: {rate!r}")
+                elif not rows or r["timestamp"] > rows[-1][0]: rows.append((r["timestamp"], float(rate)))
+            if got: start = got[-1]["timestamp"] + 1
+            if pages % flush_every == 0: flush()
+            if len(page) < limit or not got: break
+    finally:
+        flush()
+    report(f"{path.name}: {len(rows):,} new funding rates in {pages} requests ({retries[0]} retries, {dropped} bad rates dropped)")
+    return path
+
 
 # %% ../../nbs/17b_live_market.ipynb #16cc464f
 class ExchangeFeed:
@@ -385,22 +494,30 @@ def _writable_dir(out: Path) -> None:
     with tempfile.NamedTemporaryFile(dir=out, prefix=".algobot-fetch-probe-"): pass
 
 def fetch_main(argv: Sequence[str] | None = None) -> int:
-    "Console script `algobot-fetch EXCHANGE SYMBOL TIMEFRAME [--since DATE] [--out DIR] [--limit N] [--timeout S]`."
+    "Console script `algobot-fetch EXCHANGE SYMBOL (TIMEFRAME | --funding [--name NAME]) [--since DATE] [--out DIR] [--limit N] [--timeout S]`."
     import ccxt
     from algobot.live.feed import run_async
     ap = argparse.ArgumentParser(prog="algobot-fetch", description="Download closed OHLCV candles through ccxt into "
-                                 "<out>/<INSTRUMENT>_<TIMEFRAME>.csv; a second run resumes after the last stored bar.")
+                                 "<out>/<INSTRUMENT>_<TIMEFRAME>.csv, or with --funding a perpetual's funding-rate "
+                                 "history into <out>/exogenous/<NAME>.csv (+ its .json sidecar); a second run resumes "
+                                 "after the last stored row.")
     ap.add_argument("exchange", help="ccxt exchange id, e.g. binance")
-    ap.add_argument("symbol", help="ccxt symbol, e.g. BTC/USDT")
-    ap.add_argument("timeframe", help=f"one of {' '.join(TIMEFRAMES)}")
-    ap.add_argument("--since", help="first bar of a new file (e.g. 2024-01-01; default: the exchange's first)")
+    ap.add_argument("symbol", help="ccxt symbol, e.g. BTC/USDT (a perpetual for --funding: BTC/USDT:USDT)")
+    ap.add_argument("timeframe", nargs="?", help=f"one of {' '.join(TIMEFRAMES)} (not with --funding)")
+    ap.add_argument("--funding", action="store_true", help="download the perpetual's funding-rate history instead of "
+                    "candles, into <out>/exogenous/<NAME>.csv (an exogenous series: stamp release, lag 0)")
+    ap.add_argument("--name", help="series name for --funding (default: <INSTRUMENT>_FUNDING, e.g. BTCUSDT_FUNDING)")
+    ap.add_argument("--since", help="first bar (or funding time) of a new file (e.g. 2024-01-01; default: the exchange's first)")
     ap.add_argument("--out", help="folder (default: HISTORICAL_DATA_DIR of settings.ini)")
-    ap.add_argument("--limit", type=_limit_arg, default=1000, help="candles per request, 1 to 1000 (default 1000)")
+    ap.add_argument("--limit", type=_limit_arg, default=1000, help="candles (or funding rates) per request, 1 to 1000 (default 1000)")
     ap.add_argument("--timeout", type=_seconds_arg, default=30.0,
                     help="seconds to keep retrying one request (rate limits, timeouts, an unreachable exchange) "
                          "before giving up with exit 1 (default 30)")
     ap.add_argument("--exchange-url", help="send every request to this loopback origin (a fake exchange)")
     a = ap.parse_args(argv)
+    if a.funding and a.timeframe: ap.error(f"--funding downloads funding rates: no TIMEFRAME (got {a.timeframe!r})")
+    if not a.funding and not a.timeframe: ap.error("the following arguments are required: timeframe (or --funding)")
+    if a.name and not a.funding: ap.error("--name is for --funding series")
     def fail(msg: str, code: int) -> int:
         print(f"algobot-fetch: {msg}", file=sys.stderr); return code
     try:
@@ -411,11 +528,14 @@ def fetch_main(argv: Sequence[str] | None = None) -> int:
         if a.exchange_url and not is_loopback(urlparse(a.exchange_url).hostname or ""):
             raise ValueError(f"--exchange-url must be a loopback address, not {a.exchange_url!r}")
         ex = make_exchange(a.exchange, base_url=a.exchange_url, timeout_ms=int(min(10.0, a.timeout) * 1000))
+        if a.funding: _check_funding(ex); out = out / EXOGENOUS_DIR
     except ValueError as e: return fail(str(e), 2)
     try: _writable_dir(out)
     except OSError as e: return fail(f"cannot write to --out {out}: {e.strerror or e}", 2)
     async def go():
-        try: return await download_ohlcv(ex, a.symbol, a.timeframe, out, a.since, a.limit, timeout=a.timeout)
+        try:
+            if a.funding: return await download_funding(ex, a.symbol, out, a.since, a.limit, a.name, timeout=a.timeout)
+            return await download_ohlcv(ex, a.symbol, a.timeframe, out, a.since, a.limit, timeout=a.timeout)
         finally: await ex.close()
     try: path = run_async(go())
     except OSError as e: return fail(f"cannot write to --out {out}: {e.strerror or e}", 2)
