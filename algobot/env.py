@@ -456,8 +456,20 @@ def _vec_step(target, t, pos, entry, equity, peak, dd, stop, close, sigma, cost_
         u = new * (close[t1] / entry[i] - 1) / sigma[t1] if new != 0 else 0.0
         unrealised[i] = u if u != u else min(max(u, -OBS_CLIP), OBS_CLIP)   # NaN stays NaN, as np.clip leaves it
 
+# %% ../nbs/04_env.ipynb #63d22910
+class BatchedVecEnv(VecEnv):
+    """An SB3 VecEnv that steps its episodes together in numpy from one template env, `self.single`: the attribute and
+    method calls SB3 makes go to that template (every episode shares its settings). `TradingVecEnv` and
+    `algobot.portfolio.PortfolioVecEnv` are ones."""
+    def close(self) -> None: pass
+    def get_attr(self, attr_name, indices=None): return [getattr(self.single, attr_name)] * len(self._get_indices(indices))
+    def set_attr(self, attr_name, value, indices=None): setattr(self.single, attr_name, value)
+    def env_method(self, method_name, *args, indices=None, **kw):
+        return [getattr(self.single, method_name)(*args, **kw) for _ in self._get_indices(indices)]
+    def env_is_wrapped(self, wrapper_class, indices=None): return [False] * len(self._get_indices(indices))
+
 # %% ../nbs/04_env.ipynb #8d43a16f
-class TradingVecEnv(VecEnv):
+class TradingVecEnv(BatchedVecEnv):
     "`n_envs` TradingEnv episodes over one task stepped together with numpy (base reward only); an SB3 VecEnv."
     def __init__(self, data: pd.DataFrame | HistoricalFeed,  # OHLCV frame or a precomputed feed
                  n_envs: int = 64,                     # episodes stepped together
@@ -526,9 +538,4 @@ class TradingVecEnv(VecEnv):
             self._start(idx)
             obs[idx] = self._obs(idx)
         return obs, reward.astype(np.float32), done, infos
-    def close(self) -> None: pass
-    def get_attr(self, attr_name, indices=None): return [getattr(self.single, attr_name)] * len(self._get_indices(indices))
-    def set_attr(self, attr_name, value, indices=None): setattr(self.single, attr_name, value)
-    def env_method(self, method_name, *args, indices=None, **kw):
-        return [getattr(self.single, method_name)(*args, **kw) for _ in self._get_indices(indices)]
-    def env_is_wrapped(self, wrapper_class, indices=None): return [False] * len(self._get_indices(indices))
+

@@ -13,10 +13,9 @@ import pandas as pd
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
-from .env import OBS_CLIP, REWARD_SCALE
+from .env import OBS_CLIP, REWARD_SCALE, BatchedVecEnv
 from .rewards import drawdown_penalty
 
 # %% auto #0
@@ -241,7 +240,7 @@ class PortfolioEnv(gym.Env):
         return self.observe(self._t, self._w), float(reward[0]), False, self._t >= self._stop, info
 
 # %% ../nbs/20_portfolio.ipynb #6341926c
-class PortfolioVecEnv(VecEnv):
+class PortfolioVecEnv(BatchedVecEnv):
     "`n_envs` PortfolioEnv episodes over one price frame stepped together in numpy; an SB3 VecEnv (Dict observations)."
     def __init__(self, prices: pd.DataFrame,  # as PortfolioEnv
                  n_envs: int = 8,              # episodes stepped together
@@ -308,12 +307,6 @@ class PortfolioVecEnv(VecEnv):
             for key in obs: obs[key][idx] = fresh[key][idx]
         return obs, reward.astype(np.float32), done, infos
 
-    def close(self) -> None: pass
-    def get_attr(self, attr_name, indices=None): return [getattr(self.single, attr_name)] * len(self._get_indices(indices))
-    def set_attr(self, attr_name, value, indices=None): setattr(self.single, attr_name, value)
-    def env_method(self, method_name, *args, indices=None, **kw):
-        return [getattr(self.single, method_name)(*args, **kw) for _ in self._get_indices(indices)]
-    def env_is_wrapped(self, wrapper_class, indices=None): return [False] * len(self._get_indices(indices))
 
 # %% ../nbs/20_portfolio.ipynb #95518912
 class EIIEExtractor(BaseFeaturesExtractor):
