@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 from .config import atomic_path, atomic_write_text, init_ray, run_ray_tasks
-from .contestants import Contestant, baselines, evaluate, learned_contestants
+from .contestants import Contestant, WithExogenous, baselines, evaluate, learned_contestants
 from .metrics import Backtest, periods_per_year
 from .statistics import (binned_sharpe, bootstrap_indices, excess_returns, expected_max_sharpe, overlap_groups, per_bar_sharpe,
                           prob_positive, resample_counts, sharpe_inference, sharpe_std)
@@ -387,6 +387,48 @@ def verdict(summary: pd.DataFrame, benchmark: str = "buy_and_hold", level: float
                    + ", ".join(f"{c} with a Sharpe of {s.sharpe[c]:.2f}" for c in s.index[s.kind == "apart"]) + ".")
     return " ".join(out)
 
+# %% ../nbs/19_study.ipynb #2d0a8057
+EXO_PAIRS = (("ppo_exo", "ppo"), ("rl2_exo", "rl2"), ("canary_exo", "buy_and_hold"))   # (with the series, its benchmark)
+_EXO_COLUMNS = ["excess_sharpe", "excess_lo", "excess_hi", "psr", "sharpe", "benchmark_sharpe", "tasks", "folds", "results"]
+
+def exogenous_comparison(leaderboard: Leaderboard,
+                         pairs: Sequence[tuple[str, str]] = EXO_PAIRS,   # (contestant, benchmark): compared where both are stored
+                         **kwargs,                                       # `summarize`'s other arguments (n_boot, seed, level, ...)
+                        ) -> pd.DataFrame:
+    """One row per pair: the contestant's row of `summarize(leaderboard, benchmark=...)` — the Sharpe of its excess returns
+    over the benchmark, bar by bar on the same blocks and seeds, its calendar-aware interval and PSR."""
+    names, by_benchmark, rows = set(leaderboard.frame().contestant), {}, []
+    for c, b in pairs:
+        if c not in names or b not in names: continue
+        if b not in by_benchmark: by_benchmark[b] = summarize(leaderboard, benchmark=b, **kwargs)
+        rows.append({"contestant": c, "benchmark": b, **by_benchmark[b].loc[c, _EXO_COLUMNS].to_dict()})
+    return pd.DataFrame(rows, columns=["contestant", "benchmark", *_EXO_COLUMNS])
+
+def exogenous_sentence(table: pd.DataFrame,          # `exogenous_comparison`'s
+                       exogenous: Sequence[str],     # the series' names
+                       level: float = 0.95,          # the intervals' level
+                       canary: str = "canary_exo",   # the row that is a ceiling, not a comparison
+                      ) -> str:
+    "What the exogenous series did, from `exogenous_comparison`'s numbers."
+    def fmt(r):
+        return (f"{r.contestant} − {r.benchmark}: excess Sharpe {r.excess_sharpe:+.2f} [{r.excess_lo:+.2f}, {r.excess_hi:+.2f}], "
+                f"PSR {r.psr:.2f}, over {int(r.tasks)} task(s) × {int(r.folds)} fold(s)")
+    real, leak, out = table[table.contestant != canary], table[table.contestant == canary], []
+    if len(real):
+        said = lambda r: ("the series helped (interval above zero)" if r.excess_lo > 0 else "the series hurt (interval below zero)"
+                          if r.excess_hi < 0 else "no effect of the series is measured (the interval contains zero)")
+        out.append(f"With {', '.join(exogenous)} in the observation (the Sharpe of each contestant's excess returns over its "
+                   f"twin without them, bar by bar on the same folds and seeds, annualised, {level:.0%} CI): "
+                   + "; ".join(f"{fmt(r)}: {said(r)}" for r in real.itertuples()) + ".")
+    else: out.append(f"No contestant with {', '.join(exogenous)} is stored beside its twin without them: nothing to compare.")
+    for r in leak.itertuples():
+        out.append(f"The exogenous canary (a series that leaks the next bar's return, joined the same way): {fmt(r)}: "
+                   + ("detected as an edge (interval above zero): the join path carries signal when there is some."
+                      if r.excess_lo > 0 else "NOT detected as an edge: the join path (or the budget) did not carry a leak, so "
+                      "the comparison above cannot tell a useful series from a useless one."))
+    return " ".join(out)
+
+
 # %% ../nbs/19_study.ipynb #c9177281
 @patch
 def write_summary(self: Leaderboard,
@@ -421,7 +463,7 @@ def rebuild_summary(self: Leaderboard,
 
 # %% ../nbs/19_study.ipynb #0d4a000f
 def plot_equity_fan(leaderboard: Leaderboard, contestants: Sequence[str] | None = None, cols: int = 3, points: int = 200,
-                    apart: Sequence[str] = ("oracle", "canary"),   # ceilings: drawn in their own row(s), after the others
+                    apart: Sequence[str] = ("oracle", "canary", "canary_exo"),   # ceilings: drawn in their own row(s), after the others
                    ):
     """Equity of every (task, fold, seed) result per contestant over its test period (time as a fraction); median and
     10–90% band. Log scale (a doubling looks the same everywhere), each panel its own range, ceilings in rows of their own."""
@@ -487,6 +529,19 @@ def plot_ci(summary: pd.DataFrame, ax=None):
     ax.axvline(0, color="k", lw=0.5); ax.set_xlabel("annualised Sharpe of the excess returns over the benchmark", fontsize=8)
     ax.legend(fontsize=7, loc="lower right")
     return ax
+
+# %% ../nbs/19_study.ipynb #c77f3bab
+def exogenous_problem(task: TradingTask, exogenous: Sequence[str],   # a study task and the series to add
+                      n_folds: int = 4, val_frac: float = 0.1, test_frac: float = 0.1, embargo: int = 0,  # the study's folds
+                      exogenous_dir: str | Path | None = None,       # the series' folder; None: exogenous/ beside the task's file
+                     ) -> str | None:
+    "Why `exogenous` cannot be added to every fold of `task` (a series missing or not covering a training period); None if it can."
+    try:
+        exo = WithExogenous(None, tuple(exogenous), exogenous_dir).task_of(task)
+        for k in range(n_folds): exo.fold(k, n_folds, val_frac, test_frac, embargo).feed   # standardised on each fold's train
+    except (ValueError, OSError) as e: return f"{type(e).__name__}: {e}"
+    return None
+
 
 # %% ../nbs/19_study.ipynb #500ca591
 def _budget_name(algo: str, steps: int) -> str:
