@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .config import atomic_path, atomic_write_text, init_ray, run_ray_tasks
@@ -269,6 +270,7 @@ def _over_blocks(comb: dict, c: str, us: list, level: float, weight: dict) -> di
     return dict(sr=float(s.mean()), se=se, lo=lo, hi=hi, psr=psr, w_sr=float(w @ s), w_lo=w_lo, w_hi=w_hi)
 
 # %% ../nbs/19_study.ipynb #ef2fbb2b
+@threadpool_limits.wrap(limits=1)   # BLAS on one thread: the same sums in any process, so a written summary rebuilds exactly
 def summarize(leaderboard: Leaderboard,                # the results
               benchmark: str = "buy_and_hold",         # the excess returns, their Sharpe and the PSR are measured against it
               n_trials: int | None = None,             # trials tried (the DSR's N); None: learned contestants + `tuning_trials`
