@@ -3,6 +3,7 @@
 #   ./run.sh pipeline [--full] [--tasks 'EURUSD_*'] ...   main job: the notebooks on the bundled data -> reports/
 #   ./run.sh test                                          every test: nbdev-test over nbs/ and pytest tests/
 #   ./run.sh study [--full] [--workers N] [--address A]    the walk-forward study alone (--full: reports/full/, resumable)
+#   ./run.sh study --portfolio [--full]                    the portfolio study (22_portfolio_study; --full: reports/portfolio/)
 #   ./run.sh docs                                          documentation site from nbs/ -> _docs/index.html
 #   ./run.sh tensorboard [--port 6006]                     serve the training logs (RUNS_DIR, runs/) on 127.0.0.1
 #   ./run.sh setup | lab                                   set up only | open JupyterLab on nbs/

@@ -544,9 +544,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 # %% ../nbs/99_pipeline.ipynb #a58eb2d1
 def study_main(argv: Sequence[str] | None = None) -> int:
     "Console script `algobot-study`: this notebook, headless, into an HTML report and the leaderboard files."
-    ap = argparse.ArgumentParser(prog="algobot-study", description="Walk-forward study of every contestant (19_study).")
+    ap = argparse.ArgumentParser(prog="algobot-study", description="Walk-forward study of every contestant (19_study), "
+                                 "or with --portfolio the portfolio study (22_portfolio_study).")
     ap.add_argument("--full", action="store_true", help="every task × 4 folds × 3 seeds at real budgets (resumable)")
-    ap.add_argument("--reports-dir", help="default: REPORTS_DIR/full with --full, else REPORTS_DIR/study")
+    ap.add_argument("--portfolio", action="store_true", help="the portfolio study (22_portfolio_study) on the bundled 20-stock "
+                    "universe instead: --full is 4 folds × 3 seeds; reports in REPORTS_DIR/portfolio, or REPORTS_DIR/portfolio_quick")
+    ap.add_argument("--reports-dir", help="default: REPORTS_DIR/full with --full, else REPORTS_DIR/study (with --portfolio: see there)")
     ap.add_argument("--data-dir", help="folder of OHLCV files (default: HISTORICAL_DATA_DIR)")
     ap.add_argument("--tasks", help="task-name globs, comma separated (default: 3 tasks, or all with --full)")
     ap.add_argument("--workers", type=int, help="results computed at once, each a Ray task (default: 1, in this process, or 2 with --full)")
@@ -559,6 +562,9 @@ def study_main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="another notebook parameter")
     a = ap.parse_args(argv)
     if a.workers is not None and a.workers < 1: ap.error("--workers must be >= 1")
+    if a.portfolio and (given := [f for f, v in (("--data-dir", a.data_dir), ("--tasks", a.tasks), ("--address", a.address),
+                                                 ("--budget-curve", a.budget_curve)) if v is not None]):
+        ap.error(f"--portfolio reads the bundled universe and runs in local processes: {', '.join(given)} do(es) not apply")
     if a.budget_curve is not None:
         steps = [int(s) for s in a.budget_curve.split(",") if s.strip().isdigit()]
         if len(steps) != len(a.budget_curve.split(",")) or min(steps) < 1 or len(set(steps)) != len(steps):
@@ -566,17 +572,20 @@ def study_main(argv: Sequence[str] | None = None) -> int:
     try: extra = parse_params(a.param)
     except ValueError as e: ap.error(str(e))
     _check_task_globs(ap, a.data_dir, a.tasks)
-    params = {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "address": a.address,
-              "seeds": a.seeds, "budgets": a.budget_curve, **extra}
+    params = ({"quick": not a.full, "workers": a.workers, "seeds": a.seeds, **extra} if a.portfolio else
+              {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "address": a.address,
+               "seeds": a.seeds, "budgets": a.budget_curve, **extra})
     cfg = load_settings()
-    reports = Path(a.reports_dir) if a.reports_dir else cfg.reports_dir / ("full" if a.full else "study")
+    default = (("portfolio" if a.full else "portfolio_quick") if a.portfolio else ("full" if a.full else "study"))
+    reports = Path(a.reports_dir) if a.reports_dir else cfg.reports_dir / default
     reports.mkdir(parents=True, exist_ok=True)
     params["reports_dir"] = str(reports.resolve())
     print(f"algobot-study: {'full' if a.full else 'quick'} run into {reports} (a rerun continues where this one stops)", flush=True)
     prov = provenance(cfg, params, run_data_files(Path(a.data_dir) if a.data_dir else cfg.historical_data_dir))
-    run = run_notebook(find_project_root() / "nbs" / "19_study.ipynb", reports, params, prov=prov)
+    notebook, board = ("22_portfolio_study", "portfolio_leaderboard") if a.portfolio else ("19_study", "leaderboard")
+    run = run_notebook(find_project_root() / "nbs" / f"{notebook}.ipynb", reports, params, prov=prov)
     if run.status != "ok":
         print(f"algobot-study: failed after {run.seconds:.0f} s: {run.error} (report: {run.html or 'none'})", file=sys.stderr)
         return 1
-    print(f"algobot-study: done in {run.seconds:.0f} s; report {run.html}, leaderboard {reports / 'leaderboard_summary.csv'}")
+    print(f"algobot-study: done in {run.seconds:.0f} s; report {run.html}, leaderboard {reports / f'{board}_summary.csv'}")
     return 0

@@ -153,3 +153,86 @@ def test_algobot_study_passes_the_budget_curve_to_the_notebook(scratch_settings,
     for bad in ("10k", "0,100", "100,100", ""):
         with pytest.raises(SystemExit) as e: study_main(["--budget-curve", bad])
         assert e.value.code == 2 and "distinct positive step counts" in capsys.readouterr().err
+
+
+PORTFOLIO = ROOT / "reports" / "portfolio"
+
+
+def test_the_committed_portfolio_run_is_complete_and_rebuilds_exactly():
+    "The portfolio study's full run: ≥ 4 folds, ≥ 3 seeds per learned agent, every result's returns, both summaries rebuilt."
+    board = Leaderboard(PORTFOLIO / "portfolio_leaderboard.csv")
+    f = board.frame()
+    assert board.missing_returns() == [] and f.fold.nunique() >= 4 and set(f.task) == {"SP500_20_1d"}
+    learned = f[f.contestant.isin(["ppo_flat", "ppo_eiie", "sac"])]
+    assert learned.groupby(["contestant", "fold"]).seed.nunique().min() >= 3 and learned.contestant.nunique() == 3
+    for stem in ("portfolio_leaderboard_summary", "portfolio_eiie_vs_flat"):
+        text, verdict = board.rebuild_summary(PORTFOLIO / f"{stem}.csv")
+        assert text == (PORTFOLIO / f"{stem}.csv").read_text(), stem
+        assert verdict == json.loads((PORTFOLIO / f"{stem}.json").read_text())["verdict"], stem
+    s = pd.read_csv(PORTFOLIO / "portfolio_leaderboard_summary.csv", index_col="contestant")
+    assert json.loads((PORTFOLIO / "portfolio_leaderboard_summary.json").read_text())["summarize"]["benchmark"] == "crp"
+    assert s.excess_lo["canary"] > 0 and s.kind["canary"] == s.kind["bcrp"] == "apart"   # the harness sees an edge
+    size = sum(p.stat().st_size for p in board.returns_dir.iterdir())
+    assert size < 10e6, f"the portfolio run's returns take {size / 1e6:.1f} MB (budget 10 MB)"
+
+
+def test_the_readme_portfolio_block_is_generated():
+    tool = load_tool()
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text == tool.generate(text, FULL, PORTFOLIO), "README.md is out of date: run `.venv/bin/python tools/readme_results.py`"
+    block = text.split(tool.PSTART)[1].split(tool.PEND)[0]
+    summary = pd.read_csv(PORTFOLIO / "portfolio_leaderboard_summary.csv", index_col=0)
+    for c, r in summary.iterrows():
+        assert f"| {c}" in block and f"{r.sharpe:+.2f} [{r.sharpe_lo:+.2f}, {r.sharpe_hi:+.2f}]" in block, c
+    assert "What the EIIE extractor changed against the flat MLP" in block and "| kind |" not in block
+
+
+def test_the_generator_writes_the_portfolio_block_only_between_its_markers(tmp_path):
+    "A small portfolio leaderboard (crp, the two PPOs): the block quotes the paired EIIE sentence; --check sees a stale block."
+    tool = load_tool()
+    rng, d = np.random.default_rng(4), tmp_path / "p"
+    board = Leaderboard(d / "portfolio_leaderboard.csv")
+    for k in range(2):
+        idx = pd.bdate_range("2020-01-01", periods=200) + pd.Timedelta(days=400 * k)
+        crp = rng.normal(0.0004, 0.01, 200)
+        for c, x in {"crp": crp, "ppo_flat": crp + rng.normal(-0.0005, 0.004, 200), "ppo_eiie": crp + rng.normal(0, 0.004, 200)}.items():
+            for s in ((0,) if c == "crp" else (0, 1)):
+                eq = np.r_[1.0, np.cumprod(1 + x)]
+                board.add({"contestant": c, "task": "T_1d", "seed": s, "fold": k, "sharpe": x.mean() / x.std() * 252 ** 0.5,
+                           "total_return": eq[-1] - 1, "max_drawdown": float(np.max(1 - eq / np.maximum.accumulate(eq))),
+                           "sortino": 0.0, "turnover": 0.0, "bars": 200, "start": idx[0], "stop": idx[-1], "bars_per_year": 252.0},
+                          pd.Series(x, idx))
+    board.write_summary(d / "portfolio_leaderboard_summary.csv", benchmark="crp", apart=("canary", "bcrp"), n_boot=200)
+    pair = board.write_summary(d / "portfolio_eiie_vs_flat.csv", benchmark="ppo_flat", n_boot=200)
+    block = tool.portfolio_markdown(d)
+    assert f"is {pair.excess_sharpe['ppo_eiie']:+.2f} (95% CI [{pair.excess_lo['ppo_eiie']:+.2f}, " in block
+    assert "| kind |" not in block and "| ppo_eiie |" in block
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# T\n{tool.START}\nold\n{tool.END}\nbetween\n{tool.PSTART}\nold\n{tool.PEND}\nafter\n")
+    args = ["--readme", str(readme), "--reports-dir", str(d.parent / "nowhere"), "--portfolio-dir", str(d)]
+    with pytest.raises(FileNotFoundError): tool.main(["--check", *args])   # the Results block's files are needed too
+    tiny_full = tmp_path / "full"
+    tiny_full.mkdir()
+    for f in ("leaderboard_summary.csv", "leaderboard_summary.json"):   # a Results block from the same small board
+        (tiny_full / f).write_text((d / f"portfolio_{f}").read_text())
+    args[3] = str(tiny_full)
+    assert tool.main(["--check", *args]) == 1
+    assert tool.main(args) == 0 and tool.main(["--check", *args]) == 0
+    text = readme.read_text()
+    assert "\nbetween\n" in text and text.endswith(f"{tool.PEND}\nafter\n") and block in text
+    with pytest.raises(ValueError, match="exactly one <!-- portfolio:start -->"):
+        tool.generate(f"{tool.START}\n{tool.END}\n{tool.PSTART}\n", tiny_full, d)
+
+
+def test_algobot_study_portfolio_runs_the_portfolio_notebook(scratch_settings, monkeypatch, capsys):
+    "`algobot-study --portfolio [--full]` runs 22_portfolio_study into REPORTS_DIR/portfolio[_quick] (the run is replaced here)."
+    import algobot.pipeline as pipeline
+    from algobot.pipeline import NotebookRun, study_main
+    seen = []
+    monkeypatch.setattr(pipeline, "run_notebook", lambda path, reports, params, prov=None:
+                        seen.append((path.name, reports.name, params)) or NotebookRun(path.stem, status="ok"))
+    assert study_main(["--portfolio", "--full"]) == 0 and study_main(["--portfolio", "--workers", "3"]) == 0
+    assert [(n, r, p["quick"], p["workers"], "budgets" in p) for n, r, p in seen] == [
+        ("22_portfolio_study.ipynb", "portfolio", False, None, False), ("22_portfolio_study.ipynb", "portfolio_quick", True, 3, False)]
+    with pytest.raises(SystemExit) as e: study_main(["--portfolio", "--budget-curve"])
+    assert e.value.code == 2 and "--budget-curve do(es) not apply" in capsys.readouterr().err
