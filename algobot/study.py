@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .config import atomic_path, atomic_write_text, init_ray, run_ray_tasks
 from .contestants import Contestant, WithExogenous, baselines, evaluate, learned_contestants
+from .contestants import baselines as default_baselines   # `summarize` has an argument of that name
 from .metrics import Backtest, periods_per_year
 from .statistics import (binned_sharpe, bootstrap_indices, excess_returns, expected_max_sharpe, overlap_groups, per_bar_sharpe,
                           prob_positive, resample_counts, sharpe_inference, sharpe_std)
@@ -278,6 +279,7 @@ def summarize(leaderboard: Leaderboard,                # the results
               level: float = 0.95, n_boot: int = 1000, block: float | None = None, seed: int = 0,  # the bootstrap
               # (`block`: mean block length in coarse bins of a calendar group; None: L^(1/3) of its shortest block of L bins)
               tuning_trials: int = 0,                  # trials of the hyper-parameter search (`algobot.tune.tuning_trials`)
+              baselines: Sequence[str] | None = None,  # the fixed rules (not trials); None: `algobot.contestants.baselines()`
              ) -> pd.DataFrame:
     """One row per contestant: its `kind`, Sharpe and the Sharpe of its excess returns over `benchmark` with their
     calendar-aware intervals (overlapping test periods resampled jointly, training seeds resampled too), their
@@ -319,7 +321,7 @@ def summarize(leaderboard: Leaderboard,                # the results
             else:   # every seed's returns are there
                 own[c, u] = o
                 if len(e) == len(o): exc[c, u] = e
-    known = set(baselines())
+    known = set(default_baselines()) if baselines is None else set(baselines)
     kind = lambda c: "benchmark" if c == benchmark else "apart" if c in apart else "baseline" if c in known else "learned"
     out = []
     for c in dict.fromkeys(frame.contestant):
