@@ -4,8 +4,6 @@
 
 # %% ../nbs/22_portfolio_study.ipynb #pf0003
 from __future__ import annotations
-import multiprocessing as mp
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -14,6 +12,7 @@ import pandas as pd
 from .allocation import allocation_baselines, plot_wealth, run_allocation
 from .metrics import performance_metrics, periods_per_year
 from .portfolio import EIIEExtractor, PortfolioVecEnv, eiie_identity_head, portfolio_features
+from .config import init_ray, run_ray_tasks
 from .study import Leaderboard
 from .tasks import walk_forward_bounds
 
@@ -127,7 +126,8 @@ def run_portfolio_study(prices: pd.DataFrame,           # closes, dates × asset
                         sac_steps: int | None = None,   # SAC's; None: steps // 4 (a SAC step costs ~4 PPO steps of compute)
                         fee: float = 0.0025,            # commission per unit of value traded, for every contestant
                         contestants: Sequence[str] | None = None,  # None: every baseline, the learned ones, canary and bcrp
-                        workers: int = 1,               # results computed at once (processes); 1: in this process
+                        workers: int = 1,               # results computed at once, each a Ray task; 1: in this process
+                        address: str | None = None,     # a Ray cluster ("auto", HOST:6379); None: RAY_ADDRESS, else Ray on this machine
                         progress: bool = True,          # a line per finished result
                        ) -> Leaderboard:
     """Walk-forward portfolio study: every contestant is scored on every fold's test period, net of `fee`, with only
@@ -143,7 +143,7 @@ def run_portfolio_study(prices: pd.DataFrame,           # closes, dates × asset
     budget = {"ppo_flat": steps, "ppo_eiie": steps, "sac": sac_steps or max(1, steps // 4)}
     jobs = [(c, k, s) for k in range(n_folds) for c in names for s in (seeds if c in LEARNED else seeds[:1])
             if not board.has((c, task, s, k))]
-    args = lambda c, k, s: (c, prices, folds[k], k, s, task, budget, fee)
+    args = lambda c, k, s, closes=prices: (c, closes, folds[k], k, s, task, budget, fee)
     def store(row, returns):
         board.add(row, returns)
         if progress: print(f"{row['contestant']:>14} fold {row['fold']} seed {row['seed']}: Sharpe {row['sharpe']:+.2f}, "
@@ -151,10 +151,14 @@ def run_portfolio_study(prices: pd.DataFrame,           # closes, dates × asset
     if workers == 1 or len(jobs) < 2:
         for j in jobs: store(*_job(*args(*j)))
         return board
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:   # spawn: no forked torch threads
-        todo, running = list(jobs), set()
-        while todo or running:
-            while todo and len(running) < workers: running.add(pool.submit(_job, *args(*todo.pop(0))))
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for f in done: store(*f.result())
+    import importlib, ray
+    init_ray(address, num_cpus=workers)   # as the single-instrument study: embedded Ray, or the cluster named
+    remote = ray.remote(importlib.import_module("algobot.portfolio_study")._job)   # by reference, also from this notebook
+    shared = ray.put(prices)              # the closes travel once
+    launch = lambda j: remote.options(name=f"portfolio:{j[0]}/fold{j[1]}/seed{j[2]}").remote(*args(*j, closes=shared))
+    failed = run_ray_tasks(jobs, launch, lambda j, result: store(*result), workers, lambda j: f"portfolio study: {j}")
+    if failed:
+        (job, e), more = failed[0], [j for j, _ in failed[1:]]
+        raise RuntimeError(f"portfolio study result {job} failed on a Ray worker:\n{e}" + (f"\n(also failed: {more})" if more else "")
+                           + "\nthe results stored so far stay; rerun to continue") from e
     return board

@@ -3,6 +3,9 @@ and of a `PortfolioVecEnv` stepping 8 episodes at once, at 20 and 100 assets, an
 (tracemalloc: while the environment is built — features included — and, above that, while it steps), printed
 side by side.
 
+Then, in the same run, the time of every allocation baseline over the whole bundled universe (`bench_allocation.py`:
+skfolio's 20 stocks, 8,313 closes, at rebalance 1 and 5); `--no-baselines` leaves that out.
+
 A script, not a test: `PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python tests/bench_portfolio.py [--bars 2000] [--seconds 3]`.
 Speed and memory are measured in separate passes (tracemalloc slows Python down)."""
 import argparse, time, tracemalloc
@@ -72,6 +75,7 @@ def main():
     ap.add_argument("--bars", type=int, default=2000, help="bars of the synthetic universe")
     ap.add_argument("--seconds", type=float, default=3.0, help="minimum timed run per cell")
     ap.add_argument("--window", type=int, default=32)
+    ap.add_argument("--no-baselines", action="store_true", help="leave out the allocation baselines' timing")
     args = ap.parse_args()
     kw = dict(window=args.window, episode_bars=256)
     rows = []
@@ -87,6 +91,10 @@ def main():
           f"episodes of 256 steps; peak memory (tracemalloc) while building the env "
           f"and, above what the built env holds, while it runs 512 env steps\n")
     print(pd.DataFrame(rows).to_string(index=False))
+    if not args.no_baselines:
+        import bench_allocation   # beside this file (tests/ is on the path when this script runs)
+        print("\nThe allocation baselines over the bundled universe:\n", flush=True)
+        bench_allocation.main([])
 
 
 if __name__ == "__main__":
