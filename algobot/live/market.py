@@ -362,7 +362,7 @@ class ExchangeFeed:
     async def run(self, on_bar: Callable[[Bar, float], Any],        # each closed bar, its arrival (perf_counter)
                   stop: asyncio.Event,
                   last_ts: int | None = None,                       # ns of the last bar already traded (resume)
-                  on_update: Callable[[float, Bar | None], Any] | None = None,  # every kline message: arrival, the in-progress candle (None: a closed one)
+                  on_update: Callable[[float, Bar | None], Any] | None = None,  # every kline message: arrival, the in-progress candle (None: a closed one, or one beyond bars not yet back-filled)
                   on_event: Callable[[str, dict], Any] | None = None,   # connected, disconnected, reconnected, backfill, candle_rejected, receive_error, giving up
                   on_sync: Callable[[], Awaitable] | None = None,   # before trading, after each (re)connect
                   busy: Callable[[], bool] | None = None,           # orders in flight (a broker's sends)?
@@ -376,6 +376,10 @@ class ExchangeFeed:
         backoff, failures, synced, conn = self.backoff0, 0, False, None
         stopping = asyncio.ensure_future(stop.wait())
         def waiting() -> bool: return busy is not None and busy()
+        def so_far(t, x, o, h, l, c, v) -> Bar | None:
+            "The candle in progress for `on_update`: only the bar right after the last closed one (bars missed before it come first, through REST)."
+            last = self.closer.last_closed
+            return None if x or last is not None and t != last + self.closer.step_ms else Bar(t * 1_000_000, o, h, l, c, v)
 
         async def deliver(bars: list[Bar], received: float | None = None):
             "Pass closed bars on, each once the orders sent before it have an outcome; none once `stop` is set."
@@ -411,8 +415,8 @@ class ExchangeFeed:
             if mid is not None and s != mid: return True
             if rejected(e): return True
             self.messages += 1
-            if on_update: on_update(received, None if x else Bar(t * 1_000_000, o, h, l, c, v))
             for b in self.closer.update((t, o, h, l, c, v), x): on_bar(b, received)
+            if on_update: on_update(received, so_far(t, x, o, h, l, c, v))   # after the closes it implies
             return True
         ex.on_kline = direct if hasattr(ex, "on_kline") else None
         def receive_error(err):
@@ -451,17 +455,17 @@ class ExchangeFeed:
                             s, t, x, o, h, l, c, v, received, why = e
                             if mid is not None and s != mid or rejected(e): continue
                             self.messages += 1
-                            if on_update: on_update(received, None if x else Bar(t * 1_000_000, o, h, l, c, v))
                             last = self.closer.last_closed
                             if x and last is not None and t > last + self.closer.step_ms:
                                 await catch_up(t)                 # closes we never saw (a reconnect, a lost message)
                             await deliver(self.closer.update((t, o, h, l, c, v), x), received)
+                            if on_update: on_update(received, so_far(t, x, o, h, l, c, v))
                     else:                                  # an exchange without a closed flag
                         received = time.perf_counter()
                         for cdl in candles:
                             self.messages += 1
-                            if on_update: on_update(received, Bar(int(cdl[0]) * 1_000_000, *cdl[1:6]))
-                            await deliver(self.closer.update(cdl, None), received)
+                            await deliver(self.closer.update(cdl, None), received)   # a later candle closes the one before ...
+                            if on_update: on_update(received, so_far(int(cdl[0]), False, *cdl[1:6]))   # ... first
                 except (ccxt.NetworkError, ccxt.ExchangeNotAvailable) as e:
                     ev("disconnected", {"error": f"{type(e).__name__}: {e}"[:300]})
                     synced, failures = False, failures + 1
