@@ -2,6 +2,8 @@
 
 d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_url': '', 'lib_path': 'algobot'},
   'syms': { 'algobot.allocation': { 'algobot.allocation.AllocationRun': ('allocation.html#allocationrun', 'algobot/allocation.py'),
+                                    'algobot.allocation.AllocationRun.metrics': ( 'allocation.html#allocationrun.metrics',
+                                                                                  'algobot/allocation.py'),
                                     'algobot.allocation.Fitted': ('allocation.html#fitted', 'algobot/allocation.py'),
                                     'algobot.allocation.Fitted.__call__': ('allocation.html#fitted.__call__', 'algobot/allocation.py'),
                                     'algobot.allocation._align': ('allocation.html#_align', 'algobot/allocation.py'),
@@ -853,6 +855,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'algobot.metrics.as_policy': ('metrics.html#as_policy', 'algobot/metrics.py'),
                                  'algobot.metrics.backtest': ('metrics.html#backtest', 'algobot/metrics.py'),
                                  'algobot.metrics.buy_and_hold': ('metrics.html#buy_and_hold', 'algobot/metrics.py'),
+                                 'algobot.metrics.equity_metrics': ('metrics.html#equity_metrics', 'algobot/metrics.py'),
                                  'algobot.metrics.metrics_table': ('metrics.html#metrics_table', 'algobot/metrics.py'),
                                  'algobot.metrics.performance_metrics': ('metrics.html#performance_metrics', 'algobot/metrics.py'),
                                  'algobot.metrics.periods_per_year': ('metrics.html#periods_per_year', 'algobot/metrics.py'),

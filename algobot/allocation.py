@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .config import atomic_path, atomic_write_text
 from .data import data_files, parse_data_filename, read_ohlcv
-from .metrics import performance_metrics, periods_per_year
+from .metrics import equity_metrics, periods_per_year
 from .portfolio import drift_weights, transaction_remainder
 
 # %% auto #0
@@ -261,6 +261,13 @@ class AllocationRun:
     cost: pd.Series         # fraction of the value paid at each close (1 − μ)
     weights: pd.DataFrame   # the weights held after each close's trade (cash first)
 
+    def metrics(self) -> dict[str, float]:
+        "`equity_metrics` of the wealth, its annual return, the turnover a year and the bars a year (from the dates)."
+        eq, bpy = self.wealth.to_numpy(), periods_per_year(self.wealth.index)
+        years = (len(eq) - 1) / bpy
+        return {**equity_metrics(eq, bpy), "annual_return": (eq[-1] / eq[0]) ** (1 / years) - 1,
+                "turnover": float(self.turnover.sum() / years), "bars_per_year": bpy}
+
 def _target(w, n: int, what: str) -> np.ndarray:
     "A strategy's answer as weights over cash + n assets, or a clear error."
     w = np.asarray(w, float)
@@ -316,18 +323,15 @@ def run_allocation(prices: pd.DataFrame,    # closes, DatetimeIndex × assets (`
 # %% ../nbs/21_allocation.ipynb #5b60feaa
 HINDSIGHT_NOTE = "bcrp knows the whole period (a ceiling, not a strategy)"
 
+SUMMARY_COLUMNS = ["strategy", "final_wealth", "annual_return", "sharpe", "max_drawdown", "turnover"]   # summary.csv
+
 def allocation_summary(runs: dict[str, AllocationRun]) -> pd.DataFrame:
     "strategy, final_wealth, annual_return, sharpe, max_drawdown, turnover: one row per run."
     rows = []
     for name, run in runs.items():
-        eq = run.wealth.to_numpy()
-        bpy = periods_per_year(run.wealth.index)
-        zeros = np.zeros(len(eq) - 1)
-        m = performance_metrics(eq, zeros, zeros, zeros, bpy)
-        years = (len(eq) - 1) / bpy
-        rows.append({"strategy": name, "final_wealth": eq[-1], "annual_return": eq[-1] ** (1 / years) - 1,
-                     "sharpe": m["sharpe"], "max_drawdown": m["max_drawdown"], "turnover": run.turnover.sum() / years})
-    return pd.DataFrame(rows)
+        m = run.metrics()
+        rows.append({"strategy": name, "final_wealth": run.wealth.iloc[-1], **{k: m[k] for k in SUMMARY_COLUMNS[2:]}})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 def plot_wealth(wealth: pd.DataFrame, title: str = "", ax=None):
     "Wealth of each strategy on a log scale; bcrp (hindsight) dashed and grey."

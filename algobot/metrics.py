@@ -41,22 +41,29 @@ def round_trips(positions, pnl, cost) -> np.ndarray:
     return np.array(trades)
 
 # %% ../nbs/05_metrics.ipynb #3339565e
-def performance_metrics(equity, positions, pnl, cost, bars_per_year: float) -> dict[str, float]:
-    "The metrics table for one equity curve (`equity` includes the starting value)."
+def equity_metrics(equity, bars_per_year: float) -> dict[str, float]:
+    "Total return, Sharpe, Sortino, maximum drawdown and CVaR 5% of one equity curve (`equity` includes the starting value)."
     eq = np.asarray(equity, float)
     if len(eq) < 2: raise ValueError("need at least one step")
     r = eq[1:] / eq[:-1] - 1
     sd = r.std(ddof=1) if len(r) > 1 else 0.0
     down = np.sqrt(np.mean(np.minimum(r, 0) ** 2))
-    pos = np.asarray(positions, float)
-    trades = round_trips(pos, pnl, cost)
-    years = len(r) / bars_per_year
     return {
         "total_return": eq[-1] / eq[0] - 1,
         "sharpe": r.mean() / sd * np.sqrt(bars_per_year) if sd > 0 else 0.0,
         "sortino": r.mean() / down * np.sqrt(bars_per_year) if down > 0 else 0.0,
         "max_drawdown": float(np.max(1 - eq / np.maximum.accumulate(eq))),
         "cvar_5": cvar(r, 0.05),
+    }
+
+def performance_metrics(equity, positions, pnl, cost, bars_per_year: float) -> dict[str, float]:
+    "The metrics table for one equity curve (`equity` includes the starting value): `equity_metrics` and the trading ones."
+    m = equity_metrics(equity, bars_per_year)
+    pos = np.asarray(positions, float)
+    trades = round_trips(pos, pnl, cost)
+    years = (len(equity) - 1) / bars_per_year
+    return {
+        **m,
         "turnover": float(np.abs(np.diff(np.r_[0.0, pos])).sum() / years),
         "trades": len(trades),
         "win_rate": float((trades > 0).mean()) if len(trades) else 0.0,

@@ -123,7 +123,7 @@ def _book(value, peak, dd, mu, growth, cost_weight: float, drawdown_weight: floa
     peak = np.maximum(peak, value)
     new_dd = 1.0 - value / peak
     log_growth, log_cost = np.log(growth), -np.log(mu)
-    dd_inc = np.array([drawdown_penalty(d, p) for d, p in zip(new_dd, dd)])
+    dd_inc = drawdown_penalty(new_dd, dd)
     reward = (log_growth - cost_weight * log_cost - drawdown_weight * dd_inc) * scale
     return value, peak, new_dd, reward, log_growth, log_cost, dd_inc
 

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from .allocation import allocation_baselines, plot_wealth, run_allocation
-from .metrics import performance_metrics, periods_per_year
 from .portfolio import EIIEExtractor, PortfolioVecEnv, eiie_identity_head, portfolio_features
 from .config import init_ray, run_ray_tasks
 from .study import Leaderboard
@@ -80,13 +79,10 @@ def score(name: str, strategy: Callable, prices: pd.DataFrame, fee: float, key: 
     """Book `strategy` on `prices` (the `HISTORY` closes before a test period, then the test period) with
     `run_allocation`, net of `fee`: (the leaderboard row with `key`'s contestant, task, seed and fold, per-bar returns)."""
     run = run_allocation(prices, strategy, fee=fee, window=HISTORY, name=name)
-    eq = run.wealth
-    bpy = periods_per_year(eq.index)
-    zeros = np.zeros(len(eq) - 1)
-    m = performance_metrics(eq.to_numpy(), zeros, zeros, zeros, bpy)
-    row = {**key, **{k: m[k] for k in ("total_return", "sharpe", "sortino", "max_drawdown", "cvar_5")},
-           "turnover": float(run.turnover.sum() / ((len(eq) - 1) / bpy)), "cost": float(run.cost.sum()),
-           "bars": len(eq) - 1, "start": eq.index[0], "stop": eq.index[-1], "bars_per_year": bpy}
+    eq, m = run.wealth, run.metrics()
+    row = {**key, **{k: m[k] for k in ("total_return", "sharpe", "sortino", "max_drawdown", "cvar_5", "turnover")},
+           "cost": float(run.cost.sum()), "bars": len(eq) - 1, "start": eq.index[0], "stop": eq.index[-1],
+           "bars_per_year": m["bars_per_year"]}
     return row, eq.pct_change().iloc[1:].rename(name)
 
 # %% ../nbs/22_portfolio_study.ipynb #pf0015
@@ -133,8 +129,8 @@ def run_portfolio_study(prices: pd.DataFrame,           # closes, dates × asset
     """Walk-forward portfolio study: every contestant is scored on every fold's test period, net of `fee`, with only
     past closes available (bcrp and the canary excepted, on purpose); learned contestants train on the fold's training
     period for a fixed budget. Each result goes into `board` as soon as it is done."""
-    names = list(contestants or [*allocation_baselines(), *LEARNED, "canary"])
     known = [*allocation_baselines(), *LEARNED, "canary"]
+    names = list(contestants or known)
     if unknown := [c for c in names if c not in known]: raise ValueError(f"unknown contestants: {unknown} (choose from {', '.join(known)})")
     if BENCHMARK not in names: raise ValueError(f"the benchmark {BENCHMARK!r} must be among the contestants")
     if not seeds: raise ValueError("need at least one seed")

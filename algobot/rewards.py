@@ -54,9 +54,10 @@ class RewardFunction(Protocol):
     def reset(self) -> None: ...
 
 # %% ../nbs/03_rewards.ipynb #4794eba1
-def drawdown_penalty(drawdown: float, prev_drawdown: float) -> float:
-    "How much deeper the drawdown got this step (0 at a new high or while recovering)."
-    return max(0.0, drawdown - prev_drawdown)
+def drawdown_penalty(drawdown, prev_drawdown):
+    "How much deeper the drawdown got this step (0 at a new high or while recovering); element by element on arrays."
+    d = np.maximum(0.0, np.subtract(drawdown, prev_drawdown))
+    return float(d) if np.ndim(d) == 0 else d
 
 # %% ../nbs/03_rewards.ipynb #666daa8c
 class BaseReward:

@@ -9,7 +9,7 @@ import torch
 import algobot.contestants as contestants
 from algobot.chunks import final_chunk
 from algobot.metrics import backtest
-from algobot.rl2_rllib import init_ray
+from algobot.config import init_ray
 from algobot.tasks import PERIODS, FoldTask, TradingTask, discover_tasks, synthetic_tasks
 
 OHLC = ["open", "high", "low", "close"]

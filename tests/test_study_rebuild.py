@@ -184,7 +184,9 @@ def test_the_readme_portfolio_block_is_generated():
     summary = pd.read_csv(PORTFOLIO / "portfolio_leaderboard_summary.csv", index_col=0)
     for c, r in summary.iterrows():
         assert f"| {c}" in block and f"{r.sharpe:+.2f} [{r.sharpe_lo:+.2f}, {r.sharpe_hi:+.2f}]" in block, c
-    assert "What the EIIE extractor changed against the flat MLP" in block and "| kind |" not in block
+    assert "What the EIIE extractor changed against the flat MLP" in block and "| contestant | kind |" in block
+    for c in ("ppo_flat", "ppo_eiie", "sac"): assert f"| {c} | learned |" in block, c           # the agents are the trials
+    for c in ("risk_parity", "hrp", "olmar"): assert f"| {c} | baseline |" in block, c        # the rules are not
 
 
 def test_the_generator_writes_the_portfolio_block_only_between_its_markers(tmp_path):
@@ -206,7 +208,7 @@ def test_the_generator_writes_the_portfolio_block_only_between_its_markers(tmp_p
     pair = board.write_summary(d / "portfolio_eiie_vs_flat.csv", benchmark="ppo_flat", n_boot=200)
     block = tool.portfolio_markdown(d)
     assert f"is {pair.excess_sharpe['ppo_eiie']:+.2f} (95% CI [{pair.excess_lo['ppo_eiie']:+.2f}, " in block
-    assert "| kind |" not in block and "| ppo_eiie |" in block
+    assert "| ppo_eiie | learned |" in block
     readme = tmp_path / "README.md"
     readme.write_text(f"# T\n{tool.START}\nold\n{tool.END}\nbetween\n{tool.PSTART}\nold\n{tool.PEND}\nafter\n")
     args = ["--readme", str(readme), "--reports-dir", str(d.parent / "nowhere"), "--portfolio-dir", str(d)]
