@@ -208,7 +208,7 @@ def _routes(self: FakeBinance) -> web.Application:
         rows = rows[-limit:] if "startTime" not in q else rows[:limit]
         return web.json_response(rows)
 
-    def futures_info(request):
+    async def futures_info(request):
         count("fapi exchangeInfo")
         return web.json_response({"timezone": "UTC", "serverTime": int(time.time() * 1000), "futuresType": "U_MARGINED",
             "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400}],
