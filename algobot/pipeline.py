@@ -556,6 +556,8 @@ def study_main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--address", help="a Ray cluster for the learned contestants' results (\"auto\", HOST:6379; default: "
                     "RAY_ADDRESS, else Ray on this machine when --workers > 1)")
     ap.add_argument("--seeds", help="comma-separated seeds (default: 0,1, or 0,1,2 with --full)")
+    ap.add_argument("--only", metavar="NAMES", help="run only these contestants (comma-separated name globs, e.g. "
+                    "ppo_exo,rl2_exo,canary_exo: add them to a stored run); the summary covers every stored result")
     ap.add_argument("--budget-curve", nargs="?", const="10000,40000,160000", metavar="STEPS",
                     help="then the budget curve: PPO and RL² at these comma-separated training steps (default %(const)s) "
                          "on the tasks of -p budget_tasks=... -> budget_curve.csv/.png/.md (resumable)")
@@ -563,7 +565,7 @@ def study_main(argv: Sequence[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.workers is not None and a.workers < 1: ap.error("--workers must be >= 1")
     if a.portfolio and (given := [f for f, v in (("--data-dir", a.data_dir), ("--tasks", a.tasks), ("--address", a.address),
-                                                 ("--budget-curve", a.budget_curve)) if v is not None]):
+                                                 ("--budget-curve", a.budget_curve), ("--only", a.only)) if v is not None]):
         ap.error(f"--portfolio reads the bundled universe and runs in local processes: {', '.join(given)} do(es) not apply")
     if a.budget_curve is not None:
         steps = [int(s) for s in a.budget_curve.split(",") if s.strip().isdigit()]
@@ -574,7 +576,7 @@ def study_main(argv: Sequence[str] | None = None) -> int:
     _check_task_globs(ap, a.data_dir, a.tasks)
     params = ({"quick": not a.full, "workers": a.workers, "seeds": a.seeds, **extra} if a.portfolio else
               {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "address": a.address,
-               "seeds": a.seeds, "budgets": a.budget_curve, **extra})
+               "seeds": a.seeds, "budgets": a.budget_curve, "only": a.only, **extra})
     cfg = load_settings()
     default = (("portfolio" if a.full else "portfolio_quick") if a.portfolio else ("full" if a.full else "study"))
     reports = Path(a.reports_dir) if a.reports_dir else cfg.reports_dir / default
