@@ -277,17 +277,11 @@ def init_ray(address: str | None = None,   # an existing cluster ("auto", host:6
     return ray.cluster_resources()
 
 # %% ../nbs/00_config.ipynb #4309730b
-import sys
+import importlib, sys
 
-def run_ray_tasks(jobs,              # the jobs, any objects (an iterable: consumed as workers free up)
-                  launch,            # job -> a Ray ObjectRef (e.g. `remote_fn.options(name=...).remote(...)`)
-                  on_done,           # (job, result) -> None, called in this process as each result arrives
-                  workers: int = 1,  # at most this many tasks in flight
-                  what=str,          # job -> how messages name it
-                 ) -> list:
-    "Run `jobs` as Ray tasks, at most `workers` at once: [(job, error)] of the failed ones (none started after the first)."
+def _ray_loop(jobs, launch, on_done, workers: int, what) -> list:
+    "Launch `jobs` (job -> ObjectRef), at most `workers` in flight; `on_done` each result: [(job, error)] of the failed ones."
     import ray
-    if workers < 1: raise ValueError(f"workers must be >= 1, got {workers}")
     todo, running, failed = iter(jobs), {}, []
     def submit():
         if not failed and (job := next(todo, None)) is not None: running[launch(job)] = job
@@ -306,3 +300,26 @@ def run_ray_tasks(jobs,              # the jobs, any objects (an iterable: consu
         for r in running: ray.cancel(r, force=True)
         raise
     return failed
+
+def run_ray_tasks(jobs,                           # the jobs, any objects (an iterable: consumed as workers free up)
+                  function: str,                  # the task, "module:name" of an AlgoBot function (imported by reference)
+                  arguments,                      # (job, put) -> the function's arguments; put(obj): obj in Ray's store, once
+                  on_done,                        # (job, result) -> None, called in this process as each result arrives
+                  workers: int = 1,               # at most this many tasks in flight (embedded Ray gets as many CPUs)
+                  address: str | None = None,     # a Ray cluster ("auto", host:6379); None: RAY_ADDRESS, else this machine
+                  what=str,                       # job -> how messages and Ray's task names name it
+                  rerun: str = "the results stored so far stay; rerun to continue",   # the error's last line
+                 ) -> None:
+    "Run `function` on each job's arguments as Ray tasks, at most `workers` at once; raise on the first failure (none start after it)."
+    if workers < 1: raise ValueError(f"workers must be >= 1, got {workers}")
+    import ray
+    init_ray(address, num_cpus=workers)   # no-op if Ray is up
+    module, name = function.split(":")
+    remote, stored = ray.remote(getattr(importlib.import_module(module), name)), {}
+    def put(obj):
+        if id(obj) not in stored: stored[id(obj)] = (obj, ray.put(obj))   # obj kept: its id stays its own
+        return stored[id(obj)][1]
+    launch = lambda job: remote.options(name=what(job)).remote(*arguments(job, put))
+    if failed := _ray_loop(jobs, launch, on_done, workers, what):
+        (job, e), more = failed[0], [what(j) for j, _ in failed[1:]]
+        raise RuntimeError(f"{what(job)} failed on a Ray worker:\n{e}" + (f"\n(also failed: {more})" if more else "") + f"\n{rerun}") from e

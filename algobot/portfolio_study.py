@@ -11,7 +11,7 @@ import pandas as pd
 
 from .allocation import allocation_baselines, plot_wealth, run_allocation
 from .portfolio import EIIEExtractor, PortfolioVecEnv, eiie_identity_head, portfolio_features
-from .config import init_ray, run_ray_tasks
+from .config import run_ray_tasks
 from .study import Leaderboard
 from .tasks import walk_forward_bounds
 
@@ -147,14 +147,7 @@ def run_portfolio_study(prices: pd.DataFrame,           # closes, dates × asset
     if workers == 1 or len(jobs) < 2:
         for j in jobs: store(*_job(*args(*j)))
         return board
-    import importlib, ray
-    init_ray(address, num_cpus=workers)   # as the single-instrument study: embedded Ray, or the cluster named
-    remote = ray.remote(importlib.import_module("algobot.portfolio_study")._job)   # by reference, also from this notebook
-    shared = ray.put(prices)              # the closes travel once
-    launch = lambda j: remote.options(name=f"portfolio:{j[0]}/fold{j[1]}/seed{j[2]}").remote(*args(*j, closes=shared))
-    failed = run_ray_tasks(jobs, launch, lambda j, result: store(*result), workers, lambda j: f"portfolio study: {j}")
-    if failed:
-        (job, e), more = failed[0], [j for j, _ in failed[1:]]
-        raise RuntimeError(f"portfolio study result {job} failed on a Ray worker:\n{e}" + (f"\n(also failed: {more})" if more else "")
-                           + "\nthe results stored so far stay; rerun to continue") from e
+    # as the single-instrument study: embedded Ray or the cluster named; the closes go to Ray's store once
+    run_ray_tasks(jobs, "algobot.portfolio_study:_job", lambda j, put: args(*j, closes=put(prices)), lambda j, result: store(*result),
+                  workers, address, lambda j: f"portfolio study result {j}")
     return board

@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .config import atomic_path, atomic_write_text, init_ray, run_ray_tasks
+from .config import atomic_path, atomic_write_text, run_ray_tasks
 from .contestants import Contestant, WithExogenous, baselines, evaluate, learned_contestants
 from .contestants import baselines as default_baselines   # `summarize` has an argument of that name
 from .metrics import Backtest, periods_per_year
@@ -38,6 +38,7 @@ class Leaderboard:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.returns_dir = self.path.with_name(self.path.stem + "_returns")
+        self.summary_path = self.path.with_name(self.path.stem + "_summary.csv")   # where `write_summary` writes by default
         self._rows = pd.read_csv(self.path).to_dict("records") if self.path.exists() else []
         self._keys = {_key(r) for r in self._rows}
 
@@ -106,28 +107,15 @@ def _fit_and_test(name: str, contestant: Contestant, task: TradingTask, k: int, 
     fold = task.fold(k, **folds)
     return _result(name, fold, seed, evaluate(contestant, fold, seed))
 
-def _name(key: tuple) -> str: return "study:{}/{}/seed{}/fold{}".format(*key)   # a Ray task's name (its key)
-
 def _on_ray(jobs: list, workers: int, address: str | None, store) -> None:
-    """Run `jobs` ((name, contestant, task, k, seed, folds), setup) as Ray tasks, at most `workers` in flight; `store`
-    each (row, returns) in this process as it arrives. A failed task is printed with its key and remote traceback at
-    once; then no new task starts, the running ones finish and are stored, and a RuntimeError names the first failure."""
-    import importlib, ray
-    init_ray(address, num_cpus=workers)   # no-op if Ray is up; embedded Ray gets `workers` CPUs
-    fit = ray.remote(importlib.import_module("algobot.study")._fit_and_test)   # by reference, also from this notebook
-    shared = {}   # each contestant and task is serialized once (tasks without their bars: workers load their own)
-    def ref(obj):
-        if id(obj) not in shared: shared[id(obj)] = ray.put(obj)
-        return shared[id(obj)]
-    key = lambda job: (job[0][0], job[0][2].name, job[0][4], job[0][3])   # (name, task, seed, fold)
-    def launch(job):
+    """Run `jobs` ((name, contestant, task, k, seed, folds), setup) as Ray tasks (`run_ray_tasks`), at most `workers`
+    in flight; `store` each (row, returns) in this process as it arrives. Each contestant and task is serialized once
+    (tasks without their bars: each worker loads its own); a failure is raised naming its key."""
+    def arguments(job, put):
         (name, contestant, task, k, seed, folds), _ = job
-        return fit.options(name=_name(key(job))).remote(name, ref(contestant), ref(task), k, seed, folds)
-    failed = run_ray_tasks(jobs, launch, lambda job, result: store(result, job[1]), workers, lambda job: f"study: {key(job)}")
-    if failed:
-        (job, e), more = failed[0], [key(j) for j, _ in failed[1:]]
-        raise RuntimeError(f"study result {key(job)} failed on a Ray worker:\n{e}" + (f"\n(also failed: {more})" if more else "")
-                           + "\nthe results stored so far stay; rerun to continue") from e
+        return name, put(contestant), put(task), k, seed, folds
+    what = lambda job: f"study result {(job[0][0], job[0][2].name, job[0][4], job[0][3])}"   # its key: (name, task, seed, fold)
+    run_ray_tasks(jobs, "algobot.study:_fit_and_test", arguments, lambda job, result: store(result, job[1]), workers, address, what)
 
 # %% ../nbs/19_study.ipynb #bcb63720
 def run_study(contestants: dict[str, Contestant],   # name -> contestant, e.g. `baselines()`
@@ -441,7 +429,7 @@ def write_summary(self: Leaderboard,
                  ) -> pd.DataFrame:
     """`summarize(self, **kwargs)` written atomically to `path`, with a record beside it (`<path stem>.json`) of every
     argument of `summarize` (defaults included) and the `verdict`: all `rebuild_summary` needs besides the results."""
-    path = Path(path) if path else self.path.with_name(self.path.stem + "_summary.csv")
+    path = Path(path) if path else self.summary_path
     bound = inspect.signature(summarize).bind(self, **kwargs); bound.apply_defaults()
     args = {k: v for k, v in bound.arguments.items() if k != "leaderboard"}
     s = summarize(self, **args)
@@ -455,7 +443,7 @@ def rebuild_summary(self: Leaderboard,
                     path: str | Path | None = None,   # a summary CSV written by `write_summary`; None: its default path
                    ) -> tuple[str, str]:
     "(CSV text, verdict) of the summary at `path`, computed again from this leaderboard with the arguments recorded beside it."
-    path = Path(path) if path else self.path.with_name(self.path.stem + "_summary.csv")
+    path = Path(path) if path else self.summary_path
     record = path.with_suffix(".json")
     if not record.exists():
         raise FileNotFoundError(f"{record} is missing: {path} was not written by `Leaderboard.write_summary`, so the "

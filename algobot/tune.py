@@ -15,7 +15,7 @@ from optuna.samplers import TPESampler
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
-from .config import init_ray, load_settings, run_ray_tasks
+from .config import load_settings, run_ray_tasks
 from .rewards import DEFAULT_WEIGHTS, BaseReward, CombinedReward, CuriosityBonus, RewardFunction
 from .tasks import FoldTask, TradingTask, discover_tasks, synthetic_tasks
 from .train import train
@@ -92,15 +92,11 @@ def _one_trial(db: str, study_name: str, sampler_seed: int, objective_args: tupl
 
 def _trials_on_ray(n: int, workers: int, address: str | None, db: Path, study_name: str, first_seed: int,
                    objective_args: tuple) -> None:
-    "Run `n` trials as Ray tasks, at most `workers` at once; a failure is printed at once, stops new trials and is raised."
-    import importlib, ray
-    init_ray(address, num_cpus=workers)
-    one = ray.remote(importlib.import_module("algobot.tune")._one_trial)   # by reference, also from this notebook
-    args = ray.put(objective_args)   # the tasks travel without their bars: each worker loads its own
-    failed = run_ray_tasks(range(n), lambda i: one.options(name=f"tune:{study_name}/{i}").remote(str(db), study_name, first_seed + i, args),
-                           lambda i, _: None, workers, lambda i: f"tune: trial task {i} of {n}")
-    if failed: raise RuntimeError(f"{len(failed)} trial(s) failed on a Ray worker; the first:\n{failed[0][1]}\n"
-                                  f"finished trials stay in {db}; rerun to continue") from failed[0][1]
+    "Run `n` trials as Ray tasks (`run_ray_tasks`), at most `workers` at once; a failure is printed at once, stops new trials and is raised."
+    # the objective's arguments go to Ray's store once; its tasks travel without their bars (each worker loads its own)
+    run_ray_tasks(range(n), "algobot.tune:_one_trial", lambda i, put: (str(db), study_name, first_seed + i, put(objective_args)),
+                  lambda i, _: None, workers, address, lambda i: f"tune {study_name!r}: trial task {i} of {n}",
+                  rerun=f"finished trials stay in {db}; rerun to continue")
 
 # %% ../nbs/06a_tune.ipynb #eea7d321
 def tune(tasks: Sequence[TradingTask],      # tasks searched on (their folds' train and val periods only)

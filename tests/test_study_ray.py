@@ -61,7 +61,7 @@ def test_study_on_ray_equals_the_study_in_this_process(tmp_path, scratch_setting
         run_study({"boom": refusing(field["flat"], [(1, 1)])}, [syn], Leaderboard(tmp_path / "boom.csv"), seeds=(0, 1),
                   n_folds=2, workers=2)
     printed = err.getvalue()
-    assert f"study: {bad} failed on a Ray worker" in printed and "ValueError: boom on seed 1, fold 1" in printed, printed
+    assert f"study result {bad} failed on a Ray worker" in printed and "ValueError: boom on seed 1, fold 1" in printed, printed
     assert "_fit_and_test" in printed and "in __call__" in printed, printed   # the remote traceback
     kept = Leaderboard(tmp_path / "boom.csv")
     assert not kept.has(bad) and len(kept) < 4

@@ -79,6 +79,17 @@ def test_the_committed_budget_curve_is_complete_and_rebuilds_exactly():
         assert np.isclose(summary.excess_sharpe[name], r.excess_sharpe) and np.isclose(summary.excess_lo[name], r.excess_lo)
 
 
+def test_the_committed_exogenous_comparison_rebuilds_exactly():
+    "The full run's paired comparisons of the exogenous contestants (exogenous.csv) are computed again from its results."
+    from algobot.study import exogenous_comparison
+    record = json.loads((FULL / "leaderboard_summary.json").read_text())["summarize"]
+    table = exogenous_comparison(Leaderboard(FULL / "leaderboard.csv"), n_boot=record["n_boot"], seed=record["seed"],
+                                 apart=tuple(record["apart"]))
+    assert set(table.contestant) == {"ppo_exo", "rl2_exo", "canary_exo"}
+    assert table.to_csv(index=False) == (FULL / "exogenous.csv").read_text()
+    assert table.set_index("contestant").excess_lo["canary_exo"] > 0   # the leak is seen through the join
+
+
 def test_the_committed_full_runs_psr_agrees_with_its_intervals():
     "On the real data too: a PSR below 0.025 exactly when the excess interval lies below zero, above 0.975 exactly when above."
     s = pd.read_csv(FULL / "leaderboard_summary.csv", index_col="contestant")
@@ -126,6 +137,14 @@ def test_the_generator_quotes_the_verdict_and_the_budget_curve_and_touches_nothi
     (tmp_path / "r" / "budget_curve.md").write_text("PPO's excess Sharpe goes from -0.10 to +0.20.\n")
     assert block.count("\n") < tool.results_markdown(tmp_path / "r").count("\n")
     assert "**Does budget matter?** PPO's excess Sharpe goes from -0.10 to +0.20." in tool.results_markdown(tmp_path / "r")
+    assert "Does alternative data help" not in tool.results_markdown(tmp_path / "r")
+    pd.DataFrame({"contestant": ["ppo_exo", "canary_exo"], "benchmark": ["ppo", "buy_and_hold"], "excess_sharpe": [-0.3, 2.5],
+                  "excess_lo": [-0.9, 1.7], "excess_hi": [0.31, 3.3], "psr": [0.17, 1.0], "results": [108, 108]}
+                 ).to_csv(tmp_path / "r" / "exogenous.csv", index=False)
+    (tmp_path / "r" / "exogenous.md").write_text("With VIX in the observation nothing changed.\n")
+    exo = tool.results_markdown(tmp_path / "r")
+    assert "| ppo_exo | ppo | -0.30 [-0.90, +0.31] | 0.170 | 108 |" in exo and "| canary_exo | buy_and_hold | +2.50 [+1.70, +3.30]" in exo
+    assert exo.endswith("With VIX in the observation nothing changed.")
     readme = f"# T\nprose before\n{tool.START}\nold table\n{tool.END}\nprose after\n"
     assert tool.replace_block(readme, "new") == f"# T\nprose before\n{tool.START}\nnew\n{tool.END}\nprose after\n"
     with pytest.raises(ValueError, match="exactly one"): tool.replace_block("no markers", "new")

@@ -39,7 +39,7 @@ def test_parallel_trials_on_ray(tmp_path, scratch_settings, ray_down):
     assert (tuning_trials(db), [t.state.name for t in final.trials].count("RUNNING")) == (8, 1)
     # a trial that fails in its worker (here: folds its task cannot hold) is printed and raised; Optuna marks it failed
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), pytest.raises(RuntimeError, match="1 trial\\(s\\) failed on a Ray worker"):
+    with contextlib.redirect_stderr(err), pytest.raises(RuntimeError, match="trial task 0 of 1 failed on a Ray worker"):
         tune(syn, 9, db, workers=2, **{**kw, "n_folds": 50})
     assert "trial task 0 of 1 failed on a Ray worker" in err.getvalue() and "_objective" in err.getvalue(), err.getvalue()
     states = [t.state.name for t in optuna.load_study(study_name="ppo", storage=_storage(db)).trials]

@@ -11,7 +11,9 @@ It quotes, from the reports folder:
   still renders; add a column here to show it);
 - `leaderboard_summary.json` (written beside it): the verdict, verbatim, and the summary's confidence level;
 - `budget_curve.md` and `budget_curve.png` (written by the study's budget curve, `algobot-study --budget-curve`), if
-  there: the budget curve's sentence, verbatim, and its plot.
+  there: the budget curve's sentence, verbatim, and its plot;
+- `exogenous.csv` and `exogenous.md` (written by the study when it ran contestants with exogenous series), if there:
+  the paired comparisons (`ppo_exo` − `ppo`, `rl2_exo` − `rl2`, the exogenous canary − buy & hold) and the sentence.
 The portfolio block quotes, from `reports/portfolio/` (written by `22_portfolio_study`, `algobot-study --portfolio --full`):
 - `portfolio_leaderboard_summary.csv` / `.json`: the same table (its `kind` column: the allocation rules are
   `baseline`, the agents `learned`) and verdict;
@@ -99,6 +101,13 @@ def results_markdown(reports_dir: Path, link_base: str = "reports/full",
         lines += ["", "**Does budget matter?** " + (reports_dir / "budget_curve.md").read_text().strip()]
         if (reports_dir / "budget_curve.png").exists():
             lines += ["", f"![The budget curve]({link_base}/budget_curve.png)"]
+    if (reports_dir / "exogenous.csv").exists() and (reports_dir / "exogenous.md").exists():
+        exo = pd.read_csv(reports_dir / "exogenous.csv")
+        lines += ["", f"**Does alternative data help?** Paired by task, fold and seed ([`exogenous.csv`]({link_base}/exogenous.csv)):", "",
+                  f"| contestant | against | Sharpe of the excess returns [{level} CI] | PSR | results |", "|---|---|---:|---:|---:|"]
+        lines += [f"| {r.contestant} | {r.benchmark} | {r.excess_sharpe:+.2f} [{r.excess_lo:+.2f}, {r.excess_hi:+.2f}] | "
+                  f"{r.psr:.3f} | {int(r.results)} |" for r in exo.itertuples()]
+        lines += ["", (reports_dir / "exogenous.md").read_text().strip()]
     return "\n".join(lines)
 
 
