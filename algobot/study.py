@@ -381,7 +381,7 @@ def verdict(summary: pd.DataFrame, benchmark: str = "buy_and_hold", level: float
 
 # %% ../nbs/19_study.ipynb #2d0a8057
 EXO_PAIRS = (("ppo_exo", "ppo"), ("rl2_exo", "rl2"), ("canary_exo", "buy_and_hold"))   # (with the series, its benchmark)
-_EXO_COLUMNS = ["excess_sharpe", "excess_lo", "excess_hi", "psr", "sharpe", "benchmark_sharpe", "tasks", "folds", "results"]
+_EXO_COLUMNS = ["excess_sharpe", "excess_lo", "excess_hi", "excess_se", "psr", "sharpe", "benchmark_sharpe", "tasks", "folds", "results"]
 
 def exogenous_comparison(leaderboard: Leaderboard,
                          pairs: Sequence[tuple[str, str]] = EXO_PAIRS,   # (contestant, benchmark): compared where both are stored
@@ -413,6 +413,15 @@ def exogenous_sentence(table: pd.DataFrame,          # `exogenous_comparison`'s
                    f"twin without them, bar by bar on the same folds and seeds, annualised, {level:.0%} CI): "
                    + "; ".join(f"{fmt(r)}: {said(r)}" for r in real.itertuples()) + ".")
     else: out.append(f"No contestant with {', '.join(exogenous)} is stored beside its twin without them: nothing to compare.")
+    if len(real) > 1 and "excess_se" in real and real.excess_se.notna().all():   # m twins compared: Bonferroni
+        m = len(real)
+        z = NormalDist().inv_cdf(1 - (1 - level) / (2 * m))   # each interval at 1 - (1 - level) / m: all m hold at `level`
+        adj = [(r, r.excess_sharpe - z * r.excess_se, r.excess_sharpe + z * r.excess_se) for r in real.itertuples()]
+        above, below = [r.contestant for r, lo, _ in adj if lo > 0], [r.contestant for r, _, hi in adj if hi < 0]
+        found = "; ".join([*([f"the series helped {', '.join(above)}"] if above else []), *([f"the series hurt {', '.join(below)}"] if below else [])])
+        out.append(f"Corrected for the {m} comparisons (Bonferroni: each interval at {1 - (1 - level) / m:.1%}): "
+                   + "; ".join(f"{r.contestant} − {r.benchmark} [{lo:+.2f}, {hi:+.2f}]" for r, lo, hi in adj) + ": "
+                   + (found or "no effect of the series is established") + ".")
     for r in leak.itertuples():
         out.append(f"The exogenous canary (a series that leaks the next bar's return, joined the same way): {fmt(r)}: "
                    + ("detected as an edge (interval above zero): the join path carries signal when there is some."
