@@ -5,7 +5,8 @@
 # %% ../nbs/20_portfolio.ipynb #9a46f84d
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -16,10 +17,11 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 from .env import OBS_CLIP, REWARD_SCALE, BatchedVecEnv
+from .exogenous import bar_close_times, exogenous_columns
 from .rewards import drawdown_penalty
 
 # %% auto #0
-__all__ = ['drift_weights', 'transaction_remainder', 'PortfolioEnv', 'PortfolioVecEnv', 'EIIEExtractor']
+__all__ = ['drift_weights', 'transaction_remainder', 'PortfolioEnv', 'portfolio_exogenous', 'PortfolioVecEnv', 'EIIEExtractor']
 
 # %% ../nbs/20_portfolio.ipynb #650456b5
 def _weights(w, name: str) -> np.ndarray:
@@ -101,6 +103,34 @@ def check_prices(prices: pd.DataFrame, min_bars: int = 2) -> np.ndarray:
     if len(p) < min_bars: raise ValueError(f"prices have {len(p)} bars; need at least {min_bars} (warm-up + one step)")
     return p
 
+def _check_exogenous(exogenous, prices: pd.DataFrame) -> tuple[np.ndarray | None, list[str], int]:
+    """`PortfolioEnv`'s `exogenous` as a float32 (bars, k) array clipped to ±OBS_CLIP, its column names and the first bar
+    at which every column is known (leading NaN rows: not yet known); or a clear error. None: (None, [], 0)."""
+    if exogenous is None: return None, [], 0
+    if isinstance(exogenous, pd.DataFrame):
+        if not exogenous.index.equals(prices.index):
+            raise ValueError("the exogenous frame's index must be the prices' index (one row a bar, the same dates): "
+                             "reindex it, or build it with portfolio_exogenous(names, prices, folder, train=...)")
+        names = [str(c) for c in exogenous.columns]
+        bad = [c for c in exogenous.columns if not pd.api.types.is_numeric_dtype(exogenous[c]) or pd.api.types.is_bool_dtype(exogenous[c])]
+        if bad: raise ValueError(f"non-numeric exogenous columns: {bad}")
+        x = exogenous.to_numpy(dtype=float)
+    else:
+        try: x = np.asarray(exogenous, dtype=float)
+        except (TypeError, ValueError): raise ValueError(f"exogenous must be numeric: a (bars, k) array or a DataFrame, got {type(exogenous).__name__}") from None
+        names = [f"exogenous_{j}" for j in range(x.shape[1])] if x.ndim == 2 else []
+    if x.ndim != 2 or x.shape[1] < 1: raise ValueError(f"exogenous must be 2-d, (bars, k) with k >= 1 columns, got shape {x.shape}")
+    if len(x) != len(prices): raise ValueError(f"exogenous has {len(x)} rows but prices have {len(prices)} bars: one row a bar, aligned to the prices")
+    if np.isinf(x).any(): raise ValueError(f"exogenous values infinite at {_bad_rows(np.isinf(x).any(axis=1), prices.index)}")
+    known = ~np.isnan(x).any(axis=1)
+    if not known.any(): raise ValueError("exogenous columns are never all known: every row has a NaN")
+    first = int(np.argmax(known))
+    if not known[first:].all():
+        raise ValueError(f"exogenous values missing (NaN) after bar {first} ({prices.index[first]}, the first with every "
+                         f"column known) at {_bad_rows(~known & (np.arange(len(x)) >= first), prices.index)}: an as-of join "
+                         "never leaves such a hole (a value stays until the next is known); fill or cut them before")
+    return np.clip(x, -OBS_CLIP, OBS_CLIP).astype(np.float32), names, first
+
 def portfolio_features(closes: np.ndarray, vol_window: int = 20, scale: float = 100.0) -> np.ndarray:
     """(bars, assets, 2) float32 features of a (bars, assets) close array from past bars only: the bar's log return and
     the standard deviation of the last `vol_window` log returns, both × `scale` (100: percent) and clipped to ±OBS_CLIP;
@@ -145,7 +175,9 @@ class PortfolioEnv(gym.Env):
     `Dict(history=Box(-10, 10, (N, window, 2), float32), weights=Box(0, 1, (N + 1,), float32))`: for each asset the last
     `window` bars (oldest first, the current bar last) of two features from past bars only (`portfolio_features`:
     log return and rolling volatility over `vol_window` bars, in percent, clipped to ±`OBS_CLIP`), and the weights held
-    now (after the last bar's drift), cash first.
+    now (after the last bar's drift), cash first. With `exogenous` (k columns) a third key,
+    `exogenous=Box(-10, 10, (k,), float32)`: row t of the columns at bar t (the values known at its close), clipped to
+    ±`OBS_CLIP`; without it the space is exactly the two keys above.
 
     ## Rewards
     Each step: at a rebalancing bar (every `rebalance_every` steps from the episode's start) the weights move to the
@@ -157,8 +189,9 @@ class PortfolioEnv(gym.Env):
     and the reward's terms `log_growth`, `log_cost`, `dd_penalty`.
 
     ## Starting State
-    All cash, value 1, at the first bar with a full observation window (`episode_bars=None`: the whole series), or at a
-    random bar such that `episode_bars` steps fit (seeded by `reset(seed=...)`). `reset` option: `start` (bar).
+    All cash, value 1, at the first bar with a full observation window and (with `exogenous`) every exogenous column
+    known (`first_bar`; `episode_bars=None`: the whole series from there), or at a random bar such that `episode_bars`
+    steps fit (seeded by `reset(seed=...)`). `reset` option: `start` (bar).
 
     ## Episode End
     Never terminated (a long-only portfolio cannot go bust); truncated at the end of the series or after `episode_bars`.
@@ -175,6 +208,7 @@ class PortfolioEnv(gym.Env):
                  vol_window: int = 20,              # bars of the rolling volatility feature
                  logit_scale: float = 5.0,          # weights = softmax(logit_scale · clip(action, -1, 1))
                  reward_scale: float = REWARD_SCALE,  # reward multiplier (100: percent, as TradingEnv)
+                 exogenous: np.ndarray | pd.DataFrame | None = None,  # (bars, k) columns known at each bar's close, standardised (`portfolio_exogenous`); leading NaN rows: not yet known
                 ):
         for name, v in (("window", window), ("rebalance_every", rebalance_every), ("vol_window", vol_window)):
             if int(v) != v or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -182,8 +216,14 @@ class PortfolioEnv(gym.Env):
         if not 0 <= commission < 1: raise ValueError(f"commission must lie in [0, 1), got {commission}")
         if episode_bars is not None and (int(episode_bars) != episode_bars or episode_bars < 1):
             raise ValueError(f"episode_bars must be a positive integer or None, got {episode_bars!r}")
-        self.first_bar = vol_window + window - 1          # the first bar with `window` bars of both features
-        self.closes = check_prices(prices, self.first_bar + 1 + (episode_bars or 1))
+        warm_up = vol_window + window - 1                 # the first bar with `window` bars of both features
+        self.closes = check_prices(prices, warm_up + 1 + (episode_bars or 1))
+        self.exogenous, self.exogenous_columns, known = _check_exogenous(exogenous, prices)
+        self.first_bar = max(warm_up, known)              # ... and every exogenous column known
+        self._why_first = "" if known <= warm_up else f" (the exogenous columns are all known from bar {known})"
+        if self.first_bar + (episode_bars or 1) > len(self.closes) - 1:
+            raise ValueError(f"the exogenous columns are all known from bar {known} ({prices.index[known]}) on: "
+                             f"{len(self.closes) - 1 - known} bar(s) after it, an episode needs {episode_bars or 1}")
         self.assets, self.dates = list(prices.columns), prices.index
         self.window, self.commission, self.rebalance_every = int(window), float(commission), int(rebalance_every)
         self.cost_weight, self.drawdown_weight, self.episode_bars = cost_weight, drawdown_weight, episode_bars
@@ -192,15 +232,19 @@ class PortfolioEnv(gym.Env):
         n = len(self.assets)
         self.observation_space = spaces.Dict({
             "history": spaces.Box(-OBS_CLIP, OBS_CLIP, (n, self.window, self.features.shape[-1]), np.float32),
-            "weights": spaces.Box(0.0, 1.0, (n + 1,), np.float32)})
+            "weights": spaces.Box(0.0, 1.0, (n + 1,), np.float32),
+            **({} if self.exogenous is None else
+               {"exogenous": spaces.Box(-OBS_CLIP, OBS_CLIP, (self.exogenous.shape[1],), np.float32)})})
         self.action_space = spaces.Box(-1.0, 1.0, (n + 1,), np.float32)
         self._t = None
 
     def observe(self, t: int, weights) -> dict[str, np.ndarray]:
         "The observation at bar `t` (bars after `t` are never read) of a portfolio holding `weights`."
-        if not self.first_bar <= t < len(self.closes): raise ValueError(f"bar {t} has no full window: bars {self.first_bar}…{len(self.closes) - 1}")
-        return {"history": self.features[t - self.window + 1: t + 1].transpose(1, 0, 2).copy(),
-                "weights": np.asarray(weights, np.float32).copy()}
+        if not self.first_bar <= t < len(self.closes): raise ValueError(f"bar {t} has no full window: bars {self.first_bar}…{len(self.closes) - 1}{self._why_first}")
+        obs = {"history": self.features[t - self.window + 1: t + 1].transpose(1, 0, 2).copy(),
+               "weights": np.asarray(weights, np.float32).copy()}
+        if self.exogenous is not None: obs["exogenous"] = self.exogenous[t].copy()   # row t: known at bar t's close
+        return obs
 
     def target_weights(self, action) -> np.ndarray:
         "The weights an action asks for: softmax(logit_scale · clip(action, -1, 1))."
@@ -218,7 +262,7 @@ class PortfolioEnv(gym.Env):
         else: t0 = int(self.np_random.integers(self.first_bar, last - self.episode_bars + 1))
         stop = last if self.episode_bars is None else t0 + self.episode_bars
         if not self.first_bar <= t0 < stop <= last:
-            raise ValueError(f"start bar {t0} leaves no room for an episode: bars {self.first_bar}…{last}, episode_bars={self.episode_bars}")
+            raise ValueError(f"start bar {t0} leaves no room for an episode: bars {self.first_bar}…{last}{self._why_first}, episode_bars={self.episode_bars}")
         self._t, self._stop, self._k = t0, stop, 0
         self._w = np.r_[1.0, np.zeros(len(self.assets))]
         self._value, self._peak, self._dd = np.ones(1), np.ones(1), np.zeros(1)
@@ -239,13 +283,28 @@ class PortfolioEnv(gym.Env):
                 "log_growth": float(lg[0]), "log_cost": float(lc[0]), "dd_penalty": float(ddp[0])}
         return self.observe(self._t, self._w), float(reward[0]), False, self._t >= self._stop, info
 
+# %% ../nbs/20_portfolio.ipynb #420f4014
+def portfolio_exogenous(names: Sequence[str],                  # exogenous series in `folder` (`algobot.exogenous`), e.g. ["AAA_BAA"]
+                        prices: pd.DataFrame,                  # the env's wide price frame; its dates are the bars' open times
+                        folder: str | Path,                    # the series' folder (the bundled ones: historical_data/exogenous)
+                        train: tuple[int, int] | None = None,  # [start, stop) bars the scaler is fitted on ...
+                        scaler: dict | None = None,            # ... or the record of an earlier call (the training frame's) to reuse
+                        timeframe: str | None = None,          # the bars' length, e.g. "1d"; None: the median spacing of the dates
+                       ) -> tuple[pd.DataFrame, dict]:
+    """(`PortfolioEnv`'s `exogenous` for `prices`: the series' values known at each bar's close, standardised, on the
+    prices' index — NaN before a series is known —, the record {columns, mean, std, reports} of `exogenous_columns`)."""
+    if isinstance(names, str): raise TypeError(f"names is a list of series names, e.g. [{names!r}], not a string")
+    check_prices(prices)
+    cols, record = exogenous_columns(names, folder, bar_close_times(prices.index, timeframe), train=train, scaler=scaler)
+    return pd.DataFrame(cols, index=prices.index, columns=record["columns"]), record
+
 # %% ../nbs/20_portfolio.ipynb #6341926c
 class PortfolioVecEnv(BatchedVecEnv):
     "`n_envs` PortfolioEnv episodes over one price frame stepped together in numpy; an SB3 VecEnv (Dict observations)."
     def __init__(self, prices: pd.DataFrame,  # as PortfolioEnv
                  n_envs: int = 8,              # episodes stepped together
                  seed: int | None = None,      # seed of the episode starts (with `episode_bars`)
-                 **kwargs):                    # PortfolioEnv's parameters (window, commission, rebalance_every, …)
+                 **kwargs):                    # PortfolioEnv's parameters (window, commission, rebalance_every, exogenous, …)
         if n_envs < 1: raise ValueError(f"n_envs must be >= 1, got {n_envs}")
         self.single = PortfolioEnv(prices, **kwargs)
         super().__init__(n_envs, self.single.observation_space, self.single.action_space)
@@ -270,8 +329,10 @@ class PortfolioVecEnv(BatchedVecEnv):
 
     def _obs(self) -> dict[str, np.ndarray]:
         "Every episode's observation: the windows gathered at once, (n, N, window, features)."
-        return {"history": self.single.features[self.t[:, None] + self._offsets].transpose(0, 2, 1, 3),
-                "weights": self.w.astype(np.float32)}
+        obs = {"history": self.single.features[self.t[:, None] + self._offsets].transpose(0, 2, 1, 3),
+               "weights": self.w.astype(np.float32)}
+        if self.single.exogenous is not None: obs["exogenous"] = self.single.exogenous[self.t]
+        return obs
 
     def reset(self, starts: np.ndarray | None = None) -> dict[str, np.ndarray]:
         "Start every episode all in cash (at random bars with `episode_bars`, the first bar without, or at `starts`)."
@@ -317,18 +378,23 @@ class EIIEExtractor(BaseFeaturesExtractor):
                  kernel: int = 3,                      # length of the first convolution's kernel, in bars
                 ):
         n, window, n_feat = observation_space["history"].shape
+        exo = observation_space.spaces.get("exogenous")
+        self.n_exogenous = 0 if exo is None else int(np.prod(exo.shape))   # k values broadcast to every asset
         if not 1 <= kernel <= window: raise ValueError(f"kernel must lie in 1…window ({window}), got {kernel}")
         super().__init__(observation_space, features_dim=n + 1)
         c1, c2 = channels
         self.temporal = nn.Sequential(nn.Conv2d(n_feat, c1, (1, kernel)), nn.ReLU(),
                                       nn.Conv2d(c1, c2, (1, window - kernel + 1)), nn.ReLU())
-        self.score = nn.Conv2d(c2 + 1, 1, (1, 1))     # the 1×1 scoring layer, previous weight joined as a channel
+        self.score = nn.Conv2d(c2 + 1 + self.n_exogenous, 1, (1, 1))  # the 1×1 scoring layer: previous weight (+ exogenous) joined as channels
         self.cash = nn.Parameter(torch.zeros(1))      # the cash bias: cash's score
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         x = self.temporal(obs["history"].permute(0, 3, 1, 2))           # (B, features, N, window) -> (B, c2, N, 1)
         prev = obs["weights"][:, 1:].unsqueeze(1).unsqueeze(-1)           # the assets' current weights, (B, 1, N, 1)
-        scores = self.score(torch.cat([x, prev], dim=1))[:, 0, :, 0]      # (B, N)
+        parts = [x, prev]
+        if self.n_exogenous:                                              # the same k values beside every asset, (B, k, N, 1)
+            parts.append(obs["exogenous"].reshape(len(x), -1, 1, 1).expand(-1, -1, x.shape[2], 1))
+        scores = self.score(torch.cat(parts, dim=1))[:, 0, :, 0]          # (B, N)
         return torch.cat([self.cash.expand(len(scores), 1), scores], dim=1)
 
 # %% ../nbs/20_portfolio.ipynb #60e9af32
