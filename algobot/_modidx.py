@@ -747,6 +747,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'algobot.live.service._binding': ('live_service.html#_binding', 'algobot/live/service.py'),
                                       'algobot.live.service._check_start': ('live_service.html#_check_start', 'algobot/live/service.py'),
                                       'algobot.live.service._journal_path': ('live_service.html#_journal_path', 'algobot/live/service.py'),
+                                      'algobot.live.service._live_exogenous': ( 'live_service.html#_live_exogenous',
+                                                                                'algobot/live/service.py'),
                                       'algobot.live.service._load_policy': ('live_service.html#_load_policy', 'algobot/live/service.py'),
                                       'algobot.live.service._one_line': ('live_service.html#_one_line', 'algobot/live/service.py'),
                                       'algobot.live.service._parser': ('live_service.html#_parser', 'algobot/live/service.py'),
