@@ -337,17 +337,17 @@ class LiveExogenous:
     def refresh(self, received_at=None) -> dict[str, int]:   # when the files are read (a bar's close time): the earliest the new rows count
         """Re-read each watched file whose size or modification time changed since it was last read, and add its rows
         stamped after the last row held; the rows added per series. A file that cannot be read as a valid series (being
-        written, say) is logged and read again next time; rows before the last one held are never rewritten."""
+        written, say) is logged once and read again when it changes; rows before the last one held are never rewritten."""
         added = {}
         for name, path in self.files.items():
             version = _file_version(path)
             if version == self._seen[name]: continue
+            self._seen[name] = version
             try: fresh = read_exogenous(path)
             except (OSError, ValueError) as e:       # DataValidationError is a ValueError: a half-written line, a missing file
-                _log.warning("exogenous series %s: %s unreadable (%s): keeping its %d rows, reading it again at the next bar",
+                _log.warning("exogenous series %s: %s unreadable (%s): keeping its %d rows, reading it again when it changes",
                              name, path, " ".join(str(e).split())[:300], len(self.series[name].values))
                 continue
-            self._seen[name] = version
             s = self.series[name]
             if list(fresh.values.columns) != list(s.values.columns):
                 _log.warning("exogenous series %s: %s now has the columns %s, not %s: its new rows are ignored",
