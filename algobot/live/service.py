@@ -203,7 +203,7 @@ def _startup_problem(e: BaseException, a: argparse.Namespace) -> str:
                 "another state file (--state)")
     return _one_line(e)
 
-# %% ../../nbs/17d_live_service.ipynb #506c8fd4
+# %% ../../nbs/17d_live_service.ipynb #8bed0d62
 def _live_exogenous(a: argparse.Namespace, cfg: Settings) -> LiveExogenous | None:
     "The model's exogenous columns, live (None: its task has no exogenous series), from its sidecar's scaler; or `ServiceError` with the fix."
     sidecar = Path(a.model).with_suffix(".json")
