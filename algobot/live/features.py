@@ -4,15 +4,18 @@
 
 # %% ../../nbs/13_live_features.ipynb #98f33456
 from __future__ import annotations
-import math, sys
+import logging, math, sys
 from collections import deque
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..env import DEFAULT_INDICATORS, INDICATORS
-from ..exogenous import ExogenousSeries
+from ..exogenous import ExogenousSeries, read_exogenous
+
+_log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['IncrementalFeatures']
@@ -286,7 +289,8 @@ class IncrementalFeatures:
 class LiveExogenous:
     "The exogenous columns of a live feed, bar by bar: the latest value of each series known at the bar's close, standardised."
     def __init__(self, series: Sequence[ExogenousSeries],   # the task's series as read at start (`read_exogenous`), in the task's order
-                 scaler: dict):                             # the training feed's record (`feed.exogenous`): columns, mean, std
+                 scaler: dict,                              # the training feed's record (`feed.exogenous`): columns, mean, std
+                 files: dict[str, str | Path] | None = None):  # series name -> its file, watched by `refresh` (`from_folder`)
         columns = [c for s in series for c in s.columns]
         if columns != list(scaler["columns"]):
             raise ValueError(f"the series give columns {columns}, the training scaler {list(scaler['columns'])}")
@@ -296,20 +300,67 @@ class LiveExogenous:
         self._values = {s.name: s.values.iloc[:, 1:].to_numpy(float) for s in series}
         self._next = {s.name: 0 for s in series}      # rows before this index are known at the last close time asked for
         self._last_close = None
+        self.files = {n: Path(f) for n, f in (files or {}).items()}
+        unknown = sorted(set(self.files) - set(self.series))
+        if unknown: raise ValueError(f"files given for {unknown}, which are not among the series {list(self.series)}")
+        self._seen = dict.fromkeys(self.files, (-1, -1))   # (size, mtime) of each file as last read: the first `refresh` reads them all
+
+    @classmethod
+    def from_folder(cls, names: Sequence[str],       # the task's series (`spec()["exogenous"]`), in the task's order
+                    folder: str | Path,              # the folder holding `<NAME>.csv|.parquet` and `<NAME>.json`
+                    scaler: dict) -> "LiveExogenous":  # the training record: columns, mean, std
+        "The series read from `folder` (`read_exogenous`), their files watched by `refresh` for rows published later."
+        folder = Path(folder)
+        series = [read_exogenous(n, folder) for n in names]   # exactly one of .csv / .parquet each, or FileNotFoundError
+        files = {s.name: next(f for f in (folder / f"{s.name}.csv", folder / f"{s.name}.parquet") if f.is_file())
+                 for s in series}
+        return cls(series, scaler, files)
 
     def add(self, name: str, stamp, values: Sequence[float],   # the series, the new row's stamp and raw values
             received_at=None,                                  # when it reached us, if later than its publication rule
            ) -> pd.Timestamp:
         "Append a value published while running; returns when it counts as known."
         if name not in self.series: raise ValueError(f"unknown exogenous series {name!r}; this feed has {list(self.series)}")
+        self.series[name].append(stamp, values)
+        return self._note(name, received_at)
+
+    def _note(self, name: str, received_at=None) -> pd.Timestamp:
+        "Index the series' last row (just appended): when it counts as known, its values."
         s = self.series[name]
-        s.append(stamp, values)
         known = s.known_at(s.values.stamp.iloc[-1:]).iloc[0]
         if received_at is not None: known = max(known, pd.Timestamp(received_at))
         if len(self._known[name]): known = max(known, pd.Timestamp(self._known[name][-1]))   # rows become known in order
         self._known[name] = np.append(self._known[name], np.datetime64(known.as_unit("ns")))
         self._values[name] = np.vstack([self._values[name], s.values.iloc[-1:, 1:].to_numpy(float)])
         return known
+
+    def refresh(self, received_at=None) -> dict[str, int]:   # when the files are read (a bar's close time): the earliest the new rows count
+        """Re-read each watched file whose size or modification time changed since it was last read, and add its rows
+        stamped after the last row held; the rows added per series. A file that cannot be read as a valid series (being
+        written, say) is logged once and read again when it changes; rows before the last one held are never rewritten."""
+        added = {}
+        for name, path in self.files.items():
+            version = _file_version(path)
+            if version == self._seen[name]: continue
+            self._seen[name] = version
+            try: fresh = read_exogenous(path)
+            except (OSError, ValueError) as e:       # DataValidationError is a ValueError: a half-written line, a missing file
+                _log.warning("exogenous series %s: %s unreadable (%s): keeping its %d rows, reading it again when it changes",
+                             name, path, " ".join(str(e).split())[:300], len(self.series[name].values))
+                continue
+            s = self.series[name]
+            if list(fresh.values.columns) != list(s.values.columns):
+                _log.warning("exogenous series %s: %s now has the columns %s, not %s: its new rows are ignored",
+                             name, path, list(fresh.values.columns[1:]), list(s.values.columns[1:]))
+                continue
+            new = fresh.values[fresh.values.stamp > s.values.stamp.iloc[-1]]
+            for row in new.itertuples(index=False):   # the file's own transformed values: those training reads
+                s.values.loc[len(s.values)] = list(row)
+                known = self._note(name, received_at)
+                _log.info("exogenous series %s: new row stamped %s, known from %s", name, row[0], known)
+            if len(new): s.last_raw = fresh.last_raw   # a later `add` of a diff series continues from the file's last value
+            added[name] = len(new)
+        return added
 
     def at(self, close_time) -> np.ndarray:
         "The standardised columns (k,) for the bar closing at `close_time` (NaN where a series has no known value yet)."
@@ -323,3 +374,10 @@ class LiveExogenous:
             self._next[name] = i
             row.append(self._values[name][i - 1] if i else np.full(self._values[name].shape[1], np.nan))
         return (np.concatenate(row) - self.mean) / self.std
+
+def _file_version(path: Path) -> tuple[int, int] | None:
+    "A file's (size, mtime in ns); None when it cannot be read."
+    try: st = path.stat()
+    except OSError: return None
+    return st.st_size, st.st_mtime_ns
+

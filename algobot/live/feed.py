@@ -171,7 +171,10 @@ class LiveFeed:
             return AppendResult(False, "duplicate" if bar.ts in self._recent() else "out of order")
         gap = 0 if self.last_ts is None else max(0, (bar.ts - self.last_ts) // self.step - 1)
         ret, cols, sigma = self._inc.update(bar.high, bar.low, bar.close)
-        if self.exogenous is not None: cols = np.r_[cols, self.exogenous.at(int(bar.ts) + self.step)]   # known at its close
+        if self.exogenous is not None:
+            close = pd.Timestamp(int(bar.ts) + self.step, unit="ns")   # the observation is made at the bar's close:
+            self.exogenous.refresh(close)                                # rows published since are read then ...
+            cols = np.r_[cols, self.exogenous.at(close)]                 # ... and count if known by then
         with self._cond:
             n = len(self.close)
             self.features.append(ret, cols)

@@ -11,8 +11,10 @@ from urllib.parse import urlparse
 
 from ..config import Settings, load_settings
 from ..data import TIMEFRAMES, read_ohlcv
+from ..exogenous import EXOGENOUS_DIR
 from .broker import CcxtBroker
 from .market import ExchangeFeed, fetch_closed_ohlcv, make_exchange
+from .features import LiveExogenous
 from .feed import Bar, LiveFeed, is_loopback
 from .orders import PaperBroker, RiskGate, RiskLimits
 from .trader import LiveTrader, run_live
@@ -115,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--journal", help="order journal (default: the state file's name + .orders.jsonl)")
     ap.add_argument("--warmup", type=int, default=300, help="closed bars fetched to warm the features up")
     ap.add_argument("--history", help="OHLCV file to warm up from (replay feeds)")
+    ap.add_argument("--exogenous-dir", help="folder of the model's exogenous series (<NAME>.csv|.parquet + <NAME>.json), "
+                    "watched for new rows; default: the exogenous_dir in the model's sidecar, else HISTORICAL_DATA_DIR/exogenous")
     ap.add_argument("--lot", type=float, default=0.001, help="base currency per lot (1 lot = the model's full position)")
     ap.add_argument("--foreign-balance", choices=["exclude", "adopt", "halt"], default="exclude",
                     help="a balance the bot's fills do not explain (a deposit, a manual trade): exclude and report it "
@@ -199,10 +203,36 @@ def _startup_problem(e: BaseException, a: argparse.Namespace) -> str:
                 "another state file (--state)")
     return _one_line(e)
 
+# %% ../../nbs/17d_live_service.ipynb #8bed0d62
+def _live_exogenous(a: argparse.Namespace, cfg: Settings) -> LiveExogenous | None:
+    "The model's exogenous columns, live (None: its task has no exogenous series), from its sidecar's scaler; or `ServiceError` with the fix."
+    sidecar = Path(a.model).with_suffix(".json")
+    try: meta = json.loads(sidecar.read_text())
+    except (OSError, ValueError) as e: raise ServiceError(f"--model: its sidecar {sidecar} cannot be read ({_one_line(e)})") from None
+    task = meta.get("task") if isinstance(meta, dict) else None
+    names = list((task or {}).get("exogenous") or [])
+    if not names:
+        if a.exogenous_dir: _log.warning("--exogenous-dir %s: the model's task has no exogenous series; ignored", a.exogenous_dir)
+        return None
+    scaler = meta.get("exogenous_scaler")
+    if not (isinstance(scaler, dict) and {"columns", "mean", "std"} <= scaler.keys()):
+        raise ServiceError(f"--model: {sidecar} says its task observes the exogenous series {names}, but has no training "
+                           "scaler (exogenous_scaler: columns, mean, std), which algobot.train.train records since the "
+                           "live trader needs it: retrain the model, or add to the sidecar \"exogenous_scaler\": the "
+                           "columns, mean and std of TradingTask.from_spec(<its task>).feed.exogenous")
+    if a.exogenous_dir: folder, said = Path(a.exogenous_dir), "--exogenous-dir"
+    elif task.get("exogenous_dir"): folder, said = Path(task["exogenous_dir"]), "the exogenous_dir in the model's sidecar"
+    else: folder, said = cfg.historical_data_dir / EXOGENOUS_DIR, "HISTORICAL_DATA_DIR/exogenous"
+    fix = f"pass --exogenous-dir with the series the model was trained on ({', '.join(names)}: <NAME>.csv + <NAME>.json)"
+    try: return LiveExogenous.from_folder(names, folder, scaler)
+    except (OSError, ValueError) as e:   # no file, a bad file or sidecar (DataValidationError), other columns than the scaler's
+        raise ServiceError(f"the model's exogenous series, from {folder} ({said}): {_one_line(e)}: {fix}") from None
+
 # %% ../../nbs/17d_live_service.ipynb #efd704f7
 async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict, saved: dict | None, history,
                  stop: asyncio.Event,                       # set: the current bar ends, orders settle, the state is saved
-                 on_trading: Callable[[LiveTrader], Any]) -> LiveTrader:   # called once start-up is over
+                 on_trading: Callable[[LiveTrader], Any],                  # called once start-up is over
+                 exogenous: LiveExogenous | None = None) -> LiveTrader:   # the model's exogenous series (`_live_exogenous`)
     "Start — every problem a `ServiceError`; a cancel stops it at any await — then trade until `stop` (or a cancel)."
     import ccxt
     limits = RiskLimits.from_settings(cfg)
@@ -225,12 +255,13 @@ async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict,
                                        + (f": did you mean {', '.join(near)}?" if near else ": check --symbol"))
             _log.info("loading the model %s", a.model)
             model = await asyncio.to_thread(_load_policy, a.model)     # seconds: the loop keeps handling signals
-            if saved: feed = LiveFeed(a.timeframe, cfg.window, state=saved["feed"])
+            exo = {"exogenous": exogenous}   # a resumed feed too: its columns are looked up by time, from the files as they are
+            if saved: feed = LiveFeed(a.timeframe, cfg.window, state=saved["feed"], **exo)
             elif feed_src:
                 _log.info("fetching %d closed %s bars of %s to warm up", a.warmup, a.timeframe, a.symbol)
-                feed = LiveFeed(a.timeframe, cfg.window, history=await feed_src.history(a.warmup))
-            elif history is not None: feed = LiveFeed(a.timeframe, cfg.window, history=history)
-            else: feed = LiveFeed(a.timeframe, cfg.window)
+                feed = LiveFeed(a.timeframe, cfg.window, history=await feed_src.history(a.warmup), **exo)
+            elif history is not None: feed = LiveFeed(a.timeframe, cfg.window, history=history, **exo)
+            else: feed = LiveFeed(a.timeframe, cfg.window, **exo)
             if broker is None: broker = PaperBroker(cfg.commission, cfg.spread)
             trader = LiveTrader(model, feed, broker=broker, gate=RiskGate(limits), log_path=a.log, state_path=a.state,
                                 verbose=a.verbose, binding=binding)
@@ -269,7 +300,7 @@ async def _serve(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict,
 
 # %% ../../nbs/17d_live_service.ipynb #92d5e027
 async def _run(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict, saved: dict | None,
-               history) -> tuple[LiveTrader | None, list[str]]:
+               history, exogenous: LiveExogenous | None = None) -> tuple[LiveTrader | None, list[str]]:
     "`_serve` with SIGINT/SIGTERM wired (see *Stopping*); the trader (None: stopped during start-up) and the signals."
     stop, trading, signals = asyncio.Event(), {}, []
     task, loop = asyncio.current_task(), asyncio.get_running_loop()
@@ -288,7 +319,7 @@ async def _run(a: argparse.Namespace, cfg: Settings, mode: str, binding: dict, s
     for sig in (signal.SIGINT, signal.SIGTERM):
         try: loop.add_signal_handler(sig, on_signal, sig); installed.append(sig)
         except (ValueError, RuntimeError): pass         # not the main thread (a notebook): no signals
-    try: await _serve(a, cfg, mode, binding, saved, history, stop, lambda t: trading.update(trader=t))
+    try: await _serve(a, cfg, mode, binding, saved, history, stop, lambda t: trading.update(trader=t), exogenous)
     except asyncio.CancelledError:
         if not signals: raise
     finally:
@@ -310,8 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 exchange_ws=a.exchange_ws)
             binding = _binding(a, mode)
             saved, history = _check_start(a, binding)        # before the model's seconds of loading
+            exogenous = _live_exogenous(a, cfg)              # the model's exogenous series, if its task has any
         except (ServiceError, ValueError, OSError) as e: return refuse(e)   # ValueError, OSError: settings.ini
-        try: trader, signals = asyncio.run(_run(a, cfg, mode, binding, saved, history))
+        try: trader, signals = asyncio.run(_run(a, cfg, mode, binding, saved, history, exogenous))
         except ServiceError as e: return refuse(e)           # later errors, while trading, keep their traceback
     except KeyboardInterrupt:                                 # SIGINT before the signal handlers are in place
         print("algobot-trade: interrupted during start-up; nothing traded", file=sys.stderr, flush=True); return 0
