@@ -1231,6 +1231,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.action_targets': ('tasks.html#tradingtask.action_targets', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.df': ('tasks.html#tradingtask.df', 'algobot/tasks.py'),
+                               'algobot.tasks.TradingTask.exogenous_scaler': ( 'tasks.html#tradingtask.exogenous_scaler',
+                                                                               'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.feed': ('tasks.html#tradingtask.feed', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.feed_of': ('tasks.html#tradingtask.feed_of', 'algobot/tasks.py'),
                                'algobot.tasks.TradingTask.fold': ('tasks.html#tradingtask.fold', 'algobot/tasks.py'),

@@ -228,7 +228,8 @@ def _fit_bc(task, seed, path, horizon, epochs, atr_length, rr):
     r = train_bc(demo_train, demo_val, task.make_env("train", action_type="discrete"), epochs=epochs, seed=seed, progress=False)
     return r.model, save_model(r.model, path, {"algo": "ppo", "kind": "bc", "task": task.spec(), "seed": seed, "horizon": horizon,
                                               "epochs": epochs, "val_accuracy": r.accuracy,
-                                              "val_balanced_accuracy": r.balanced_accuracy})
+                                              "val_balanced_accuracy": r.balanced_accuracy,
+                                              **({"exogenous_scaler": task.exogenous_scaler} if task.exogenous else {})})
 
 @dataclass(frozen=True)
 class BCContestant:

@@ -173,5 +173,6 @@ def rlhf_finetune(task: TradingTask,                          # the task; fine-t
     path = save_model(model, save_to, {"algo": "ppo", "kind": "rlhf", "weights": list(weights), "bc": str(bc_path),
                                        "reward_model": str(reward_model_path), "total_steps": total_steps, "seed": seed,
                                        "n_envs": n_envs,
-                                       "ranges": asdict(ranges), "task": task.spec()})
+                                       "ranges": asdict(ranges), "task": task.spec(),
+                                       **({"exogenous_scaler": task.exogenous_scaler} if task.exogenous else {})})
     return RLHFResult(model, path, adversary, tuple(weights), pd.DataFrame(adversary.history))

@@ -273,6 +273,13 @@ def feed_of(self: TradingTask, df: pd.DataFrame) -> HistoricalFeed:
     feed = HistoricalFeed(df, self.window, self.indicators)
     return self.with_exogenous(feed, scaler=self.feed.exogenous) if self.exogenous else feed
 
+@patch(as_prop=True)
+def exogenous_scaler(self: TradingTask) -> dict[str, Any] | None:
+    """The training scaler of the task's exogenous columns (columns, mean, std; a fold's: fitted on its own training
+    period), recorded beside checkpoints for the live trader (`algobot-trade`); None without exogenous series."""
+    if not self.exogenous: return None
+    return {k: self.feed.exogenous[k] for k in ("columns", "mean", "std")}
+
 # %% ../nbs/04a_tasks.ipynb #6781045e
 _ENV_FIELDS = ("window", "indicators", "splits", "action_type", "commission", "spread", "max_episode_steps")
 

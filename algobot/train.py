@@ -191,8 +191,7 @@ def train(task: TradingTask,                    # the task: data, periods, windo
     name = name or f"{algo}_{task.name}"
     meta = {"algo": algo, "task": {**task.spec(), "action_type": action_type}, "seed": seed, "total_steps": total_steps,
             "n_envs": n_envs, "name": name}
-    if task.exogenous:   # what a live trader standardises the series with: the training period's scaler (`task.feed.exogenous`)
-        meta["exogenous_scaler"] = {k: task.feed.exogenous[k] for k in ("columns", "mean", "std")}
+    if task.exogenous: meta["exogenous_scaler"] = task.exogenous_scaler   # what a live trader standardises the series with
     best_path = folder / f"{name}_best.zip"
     every = eval_freq or max(total_steps // 10, 100)
     evaluator = ValidationCheckpoints(envs["val"], every // n_envs, best_path, meta)   # counted in vector steps
