@@ -43,11 +43,14 @@ def _wide_file(path: Path) -> pd.DataFrame:
     if col is None:
         raise ValueError(f"{path}: no date column: name one column {' or '.join(DATE_NAMES)} "
                          f"(got {', '.join(map(str, raw.columns[:8]))}{' …' if len(raw.columns) > 8 else ''})")
-    dates = pd.to_datetime(raw[col], errors="coerce", utc=True)
+    if pd.api.types.is_datetime64_any_dtype(raw[col]): dates = pd.to_datetime(raw[col], utc=True)
+    else:   # text: ISO 8601 only — 01/02/2024 would be read month first without a word, and a European file is day first
+        dates = pd.to_datetime(raw[col].astype("string").str.strip(), format="ISO8601", errors="coerce", utc=True)
     bad = np.flatnonzero(dates.isna().to_numpy())
     if len(bad):
         where = f"line {bad[0] + 2}" if kind == "CSV" else f"row {bad[0]}"
-        raise ValueError(f"{path}: {len(bad)} dates do not parse, first at {where}: {raw[col].iloc[bad[0]]!r}")
+        raise ValueError(f"{path}: {len(bad)} dates are not ISO 8601 dates (YYYY-MM-DD[ HH:MM[:SS]]), first at {where}: "
+                         f"{raw[col].iloc[bad[0]]!r} (a date like 01/02/2024 is ambiguous, day or month first: write it as 2024-02-01 or 2024-01-02)")
     prices = raw.drop(columns=col)
     prices.index = pd.DatetimeIndex(dates.dt.tz_localize(None), name="date")
     prices.columns = [str(c).strip() for c in prices.columns]
