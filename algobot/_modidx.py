@@ -877,6 +877,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'algobot.pipeline.PipelineError': ('pipeline.html#pipelineerror', 'algobot/pipeline.py'),
                                   'algobot.pipeline._check_parameters': ('pipeline.html#_check_parameters', 'algobot/pipeline.py'),
                                   'algobot.pipeline._check_task_globs': ('pipeline.html#_check_task_globs', 'algobot/pipeline.py'),
+                                  'algobot.pipeline._data_dir_arg': ('pipeline.html#_data_dir_arg', 'algobot/pipeline.py'),
                                   'algobot.pipeline._defaults': ('pipeline.html#_defaults', 'algobot/pipeline.py'),
                                   'algobot.pipeline._earlier_rows': ('pipeline.html#_earlier_rows', 'algobot/pipeline.py'),
                                   'algobot.pipeline._key_plots': ('pipeline.html#_key_plots', 'algobot/pipeline.py'),

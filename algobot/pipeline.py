@@ -503,6 +503,13 @@ def run_pipeline(notebooks: Sequence[str] | None = None,   # notebook names (def
     return runs
 
 # %% ../nbs/99_pipeline.ipynb #0164a69b
+def _data_dir_arg(ap: argparse.ArgumentParser, value: str | None) -> str | None:
+    "`--data-dir` as an absolute path (the notebooks run in nbs/, not where the command was typed); exit 2 if it is no folder."
+    if value is None: return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir(): ap.error(f"--data-dir {value}: no such folder ({path})")
+    return str(path)
+
 def _check_task_globs(ap: argparse.ArgumentParser, data_dir: str | None, tasks: str | None) -> None:
     "Stop the command (exit 2) when a `--tasks` glob matches no task of the data folder, naming the valid tasks."
     if not tasks: return
@@ -527,6 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.workers < 1: ap.error(f"--workers must be >= 1, got {a.workers}")
     try: params = parse_params(a.param)
     except ValueError as e: ap.error(str(e))
+    a.data_dir = _data_dir_arg(ap, a.data_dir)
     _check_task_globs(ap, a.data_dir, a.tasks)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("papermill").setLevel(logging.WARNING)
@@ -573,6 +581,7 @@ def study_main(argv: Sequence[str] | None = None) -> int:
             ap.error(f"--budget-curve takes distinct positive step counts, e.g. 10000,40000,160000; got {a.budget_curve!r}")
     try: extra = parse_params(a.param)
     except ValueError as e: ap.error(str(e))
+    a.data_dir = _data_dir_arg(ap, a.data_dir)
     _check_task_globs(ap, a.data_dir, a.tasks)
     params = ({"quick": not a.full, "workers": a.workers, "seeds": a.seeds, **extra} if a.portfolio else
               {"quick": not a.full, "data_dir": a.data_dir, "tasks": a.tasks, "workers": a.workers, "address": a.address,
