@@ -115,8 +115,8 @@ def read_exogenous(name: str | Path,                   # series name (`VIX` -> <
         found = [d / f"{name}{s}" for s in (".csv", ".parquet") if (d / f"{name}{s}").is_file()]
         if len(found) != 1:
             have = sorted({f.stem for s in (".csv", ".parquet") for f in d.glob(f"*{s}")})
-            raise FileNotFoundError(f"exogenous series {name!r}: {'both .csv and .parquet' if found else 'no file'} "
-                                    f"in {d} (keep one); series there: {have}")
+            raise FileNotFoundError(f"exogenous series {name!r}: " + (f"both {name}.csv and {name}.parquet in {d}: keep one" if found else
+                                    f"no file {name}.csv or {name}.parquet in {d}") + f"; series there: {', '.join(have) or 'none'}")
         p = found[0]
     if not p.is_file(): raise FileNotFoundError(f"No exogenous series file at {p}")
     meta = _sidecar(p)
