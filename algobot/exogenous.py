@@ -69,6 +69,7 @@ class ExogenousSeries:
     transform: str = "level"
     meta: dict = field(default_factory=dict, repr=False)   # the sidecar as written (description, source, licence)
     last_raw: np.ndarray | None = field(default=None, repr=False)  # the last row's values before the transform
+    path: Path | None = field(default=None, repr=False, compare=False)   # the file it was read from (`read_exogenous`)
 
     @property
     def columns(self) -> list[str]:
@@ -165,7 +166,7 @@ def read_exogenous(name: str | Path,                   # series name (`VIX` -> <
     if len(values) == 0: raise DataValidationError(f"{p.name}: no rows left after the {meta['transform']} transform")
     return ExogenousSeries(p.stem, values.reset_index(drop=True), meta["frequency"], meta["stamp"], meta["lag"],
                            meta["transform"], {k: v for k, v in meta.items() if k != "lag"} | {"lag": str(meta["lag"])},
-                           vals[-1].copy())
+                           vals[-1].copy(), p)
 
 # %% ../nbs/03a_exogenous.ipynb #4b4e7521
 def bar_close_times(timestamps,                      # (n,) bar open times, ascending

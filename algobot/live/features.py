@@ -312,8 +312,7 @@ class LiveExogenous:
         "The series read from `folder` (`read_exogenous`), their files watched by `refresh` for rows published later."
         folder = Path(folder)
         series = [read_exogenous(n, folder) for n in names]   # exactly one of .csv / .parquet each, or FileNotFoundError
-        files = {s.name: next(f for f in (folder / f"{s.name}.csv", folder / f"{s.name}.parquet") if f.is_file())
-                 for s in series}
+        files = {s.name: s.path for s in series}   # the file `read_exogenous` chose
         return cls(series, scaler, files)
 
     def add(self, name: str, stamp, values: Sequence[float],   # the series, the new row's stamp and raw values
